@@ -1,0 +1,175 @@
+package manifest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	kjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+)
+
+// FromTyped turns a typed Kubernetes object (a k8s.io/api or Flux struct, or anything that
+// marshals to JSON) into an Object, dropping the noise the typed structs marshal by default:
+// `creationTimestamp: null`, an empty `status`, and empty `resources`, `strategy` and
+// `updateStrategy` maps. The object's apiVersion and kind must be set.
+func FromTyped(v any, source string) (Object, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return Object{}, fmt.Errorf("%s: encode %T: %w", source, v, err)
+	}
+	var doc map[string]any
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(raw, &doc); err != nil {
+		return Object{}, fmt.Errorf("%s: decode %T: %w", source, v, err)
+	}
+	if doc == nil {
+		return Object{}, fmt.Errorf("%s: %T encodes to null, want an object", source, v)
+	}
+	dropNoise(doc, true)
+	o := Object{Doc: doc, Source: source}
+	if err := checkIdentity(o); err != nil {
+		return Object{}, err
+	}
+	return o, nil
+}
+
+// hollowKey reports keys whose value says nothing when it is a map holding only empty maps.
+// emptyDir: {} and similar are meaningful and must stay, so this is an explicit list.
+func hollowKey(k string) bool {
+	switch k {
+	case "resources", "strategy", "updateStrategy", "status":
+		return true
+	}
+	return false
+}
+
+func dropNoise(v any, top bool) {
+	switch v := v.(type) {
+	case map[string]any:
+		if md, ok := v["metadata"].(map[string]any); ok {
+			if ts, present := md["creationTimestamp"]; present && ts == nil {
+				delete(md, "creationTimestamp")
+			}
+		}
+		for k, child := range v {
+			dropNoise(child, false)
+			if hollowKey(k) && (k != "status" || top) && hollow(child) {
+				delete(v, k)
+			}
+		}
+		// A pod template left with only an empty metadata map after the timestamp went.
+		if md, ok := v["metadata"].(map[string]any); ok && len(md) == 0 && !top {
+			delete(v, "metadata")
+		}
+	case []any:
+		for _, child := range v {
+			dropNoise(child, false)
+		}
+	}
+}
+
+// hollow reports whether v is nil or a map whose values are all hollow.
+func hollow(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		for _, c := range v {
+			if !hollow(c) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// Parse reads a YAML (or JSON) stream of Kubernetes objects. Empty documents are skipped; a
+// `kind: List` (or any *List with items) is expanded into its items. Every object must have
+// apiVersion, kind and metadata.name.
+func Parse(doc []byte, source string) ([]Object, error) {
+	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(doc)))
+	var out []Object
+	for i := 0; ; i++ {
+		chunk, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: document %d: %w", source, i+1, err)
+		}
+		raw, err := yaml.YAMLToJSON(chunk)
+		if err != nil {
+			return nil, fmt.Errorf("%s: document %d: not valid YAML: %w", source, i+1, err)
+		}
+		var v any
+		if err := kjson.UnmarshalCaseSensitivePreserveInts(raw, &v); err != nil {
+			return nil, fmt.Errorf("%s: document %d: %w", source, i+1, err)
+		}
+		if v == nil {
+			continue
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%s: document %d: want a Kubernetes object (a mapping), got %T", source, i+1, v)
+		}
+		items, isList := m["items"].([]any)
+		if kind, _ := m["kind"].(string); isList && strings.HasSuffix(kind, "List") {
+			for j, it := range items {
+				im, ok := it.(map[string]any)
+				if !ok {
+					return nil, fmt.Errorf("%s: document %d: items[%d]: want a Kubernetes object (a mapping), got %T", source, i+1, j, it)
+				}
+				o := Object{Doc: im, Source: source}
+				if err := checkIdentity(o); err != nil {
+					return nil, fmt.Errorf("document %d: items[%d]: %w", i+1, j, err)
+				}
+				out = append(out, o)
+			}
+			continue
+		}
+		o := Object{Doc: m, Source: source}
+		if err := checkIdentity(o); err != nil {
+			return nil, fmt.Errorf("document %d: %w", i+1, err)
+		}
+		out = append(out, o)
+	}
+}
+
+// ErrIncomplete is returned for an object without apiVersion, kind or metadata.name.
+var ErrIncomplete = errors.New("object needs apiVersion, kind and metadata.name")
+
+func checkIdentity(o Object) error {
+	var missing []string
+	if o.APIVersion() == "" {
+		missing = append(missing, "apiVersion")
+	}
+	if o.Kind() == "" {
+		missing = append(missing, "kind")
+	}
+	if o.Name() == "" {
+		missing = append(missing, "metadata.name")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%s: %s %q: missing %v: %w", o.Source, o.Kind(), o.Name(), missing, ErrIncomplete)
+	}
+	return nil
+}
+
+// Marshal encodes the object as YAML with sorted keys; the output ends with a newline.
+// The same object always gives the same bytes.
+func Marshal(o Object) ([]byte, error) {
+	b, err := yaml.Marshal(o.Doc)
+	if err != nil {
+		return nil, fmt.Errorf("%s: encode %s %s: %w", o.Source, o.Kind(), o.Name(), err)
+	}
+	if len(b) == 0 || b[len(b)-1] != '\n' {
+		b = append(b, '\n')
+	}
+	return b, nil
+}
