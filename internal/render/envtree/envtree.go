@@ -1,0 +1,439 @@
+// Package envtree owns the layout of the env repo that Flux watches: where each rendered
+// object of an app, each shared resource and each Flux Kustomization goes, the
+// kustomization.yaml files that make every folder buildable, and the provenance record. It
+// turns objects into file contents; it does not render, match or provision anything, and it
+// never touches Git, the disk, the clock or randomness (the caller writes the files).
+//
+// The layout (see docs/envrepo.md), with <base> the platform's EnvRepo.Path:
+//
+//	<base>/clusters/<env>/<app>.yaml                Flux Kustomization "<app>" → ./<base>/apps/<env>/<app>
+//	<base>/clusters/<env>/shared.yaml               Flux Kustomization "shared" → ./<base>/apps/<env>/_shared
+//	<base>/apps/<env>/<app>/kustomization.yaml      lists the files below, sorted
+//	<base>/apps/<env>/<app>/namespace.yaml          the app's Namespace
+//	<base>/apps/<env>/<app>/<kind>-<name>.yaml      one object per file
+//	<base>/apps/<env>/<app>/.scorebot/provenance.yaml  not a Kubernetes object, never listed
+//	<base>/apps/<env>/_shared/namespace.yaml        the environment's shared Namespace
+//	<base>/apps/<env>/_shared/<name>/...            one folder per shared resource
+//
+// clusters/<env>/ and apps/<env>/_shared/ deliberately have no kustomization.yaml: Flux
+// generates one over every YAML file and every sub-folder holding a kustomization.yaml, so
+// each app can add its own file without rewriting a list shared with other apps, and the
+// flux-system/ folder written by `flux bootstrap` keeps being applied.
+package envtree
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kustypes "sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/yaml"
+
+	"github.com/scorebot/scorebot/internal/render/manifest"
+)
+
+// Names used by the layout. They are part of the env-repo contract (docs/envrepo.md).
+const (
+	// FluxNamespace and FluxSource are what `flux bootstrap` creates: the GitRepository
+	// every Kustomization written here reads from.
+	FluxNamespace = "flux-system"
+	FluxSource    = "flux-system"
+	// SharedKustomization is the Flux Kustomization of an environment's shared resources;
+	// every app that uses one depends on it.
+	SharedKustomization = "shared"
+	// SharedDir is the folder of shared resources inside apps/<env>/.
+	SharedDir = "_shared"
+	// ProvenanceFile is the app's provenance record, relative to its folder.
+	ProvenanceFile = ".scorebot/provenance.yaml"
+	// ManagedByLabel marks objects Scorebot generated itself (namespaces).
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	managedBy      = "scorebot"
+)
+
+// Flux timings of every generated Kustomization. wait stays off: readiness of the workloads
+// is reported by the bot from the cluster, and a Kustomization that waited for Deployments
+// would keep dependants (and clusters without nodes, such as the e2e tier) from ever
+// becoming Ready.
+var (
+	fluxInterval      = metav1.Duration{Duration: 10 * time.Minute}
+	fluxRetryInterval = metav1.Duration{Duration: time.Minute}
+	fluxTimeout       = metav1.Duration{Duration: 3 * time.Minute}
+)
+
+// ErrInvalid is returned (wrapped) for input the layout cannot represent: a bad app or
+// environment name, two objects with the same identity, a reserved name.
+var ErrInvalid = errors.New("invalid env tree input")
+
+// SharedResource is a resource shared by the workloads of an environment (a Score resource
+// with an id). Its objects must depend only on the environment, its uid and its definition,
+// so that whichever app renders it writes the same files.
+type SharedResource struct {
+	UID     string // score-go resource uid, e.g. "redis.default#cache"
+	Objects []manifest.Object
+}
+
+// ScoreDigest identifies one Score file that went into a render.
+type ScoreDigest struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+}
+
+// Provenance says where a render came from. It holds no secret.
+type Provenance struct {
+	SourceRepo   string
+	SourceCommit string
+	RulesCommit  string
+	Scores       []ScoreDigest
+}
+
+// App is one app rendered for one environment.
+type App struct {
+	Base      string // EnvRepo.Path: the env repo folder everything goes under, "" for the root
+	Env       string
+	AppID     string
+	Namespace string // the app's namespace in this environment
+	// SharedNamespace is the namespace of the environment's shared resources; required when
+	// Shared is not empty.
+	SharedNamespace string
+	// Objects are the app's own objects with their namespaces set (workloads and private
+	// resources); order does not matter.
+	Objects []manifest.Object
+	// Shared are the shared resources the app uses; order does not matter.
+	Shared     []SharedResource
+	Provenance Provenance
+}
+
+// Tree is a set of env-repo files.
+type Tree struct {
+	// Files maps paths relative to the env repo root (Base included) to contents.
+	Files map[string][]byte
+	// Owned are the path prefixes the app owns (folders end with "/"): a writer replaces
+	// everything under them with Files, and deletes them when the app goes away.
+	Owned []string
+	// Shared are the path prefixes of shared resources the app uses: a writer replaces
+	// everything under them with Files (the content is the same whichever app rendered them)
+	// but must not delete them when one app goes away, since others may use them.
+	Shared []string
+}
+
+// AppDir is the folder of an app in an environment, relative to the env repo root.
+func AppDir(base, env, app string) string { return path.Join(base, "apps", env, app) }
+
+// SharedRoot is the folder of an environment's shared resources.
+func SharedRoot(base, env string) string { return path.Join(base, "apps", env, SharedDir) }
+
+// ClusterDir is the folder `flux bootstrap --path` points at for an environment.
+func ClusterDir(base, env string) string { return path.Join(base, "clusters", env) }
+
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// CheckName reports whether s can name an app or environment: a DNS label (lowercase letters,
+// digits and '-', at most 63 characters), not one of the names the layout reserves.
+func CheckName(field, s string) error {
+	if len(s) > 63 || !dnsLabel.MatchString(s) {
+		return fmt.Errorf("%s %q is not a DNS label: use lowercase letters, digits and '-', start and end with a letter or digit, at most 63 characters: %w", field, s, ErrInvalid)
+	}
+	switch s {
+	case FluxNamespace, SharedKustomization, SharedDir:
+		return fmt.Errorf("%s %q is reserved by the env repo layout: choose another name: %w", field, s, ErrInvalid)
+	}
+	return nil
+}
+
+var nonName = regexp.MustCompile(`[^a-z0-9]+`)
+
+// SharedName is the folder name of a shared resource: a readable DNS label derived from the
+// uid, with a short hash of the uid so that two uids never share a folder.
+func SharedName(uid string) string {
+	sum := sha256.Sum256([]byte(uid))
+	readable := strings.Trim(nonName.ReplaceAllString(strings.ToLower(uid), "-"), "-")
+	if len(readable) > 45 {
+		readable = strings.TrimRight(readable[:45], "-")
+	}
+	if readable == "" {
+		readable = "resource"
+	}
+	return readable + "-" + hex.EncodeToString(sum[:4])
+}
+
+// Build lays out one app.
+func Build(app App) (*Tree, error) {
+	if err := CheckName("environment", app.Env); err != nil {
+		return nil, err
+	}
+	if err := CheckName("app id", app.AppID); err != nil {
+		return nil, err
+	}
+	if app.Namespace == "" {
+		return nil, fmt.Errorf("app %s in %s: no namespace: %w", app.AppID, app.Env, ErrInvalid)
+	}
+	t := &Tree{Files: map[string][]byte{}}
+	appDir := AppDir(app.Base, app.Env, app.AppID)
+	clusterFile := path.Join(ClusterDir(app.Base, app.Env), app.AppID+".yaml")
+	t.Owned = []string{appDir + "/", clusterFile}
+
+	ns, err := namespaceObject(app.Namespace, app.Env, "app "+app.AppID)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFolder(t.Files, appDir, ns, app.Objects); err != nil {
+		return nil, fmt.Errorf("app %s in %s: %w", app.AppID, app.Env, err)
+	}
+	prov, err := provenanceFile(app)
+	if err != nil {
+		return nil, err
+	}
+	t.Files[path.Join(appDir, ProvenanceFile)] = prov
+
+	var deps []string
+	if len(app.Shared) > 0 {
+		if app.SharedNamespace == "" {
+			return nil, fmt.Errorf("app %s in %s uses shared resources but no shared namespace was given: %w", app.AppID, app.Env, ErrInvalid)
+		}
+		if err := addShared(t, app); err != nil {
+			return nil, err
+		}
+		deps = []string{SharedKustomization}
+	}
+	ks, err := fluxKustomization(app.AppID, appDir, deps, "app "+app.AppID)
+	if err != nil {
+		return nil, err
+	}
+	t.Files[clusterFile] = ks
+	slices.Sort(t.Owned)
+	slices.Sort(t.Shared)
+	return t, nil
+}
+
+func addShared(t *Tree, app App) error {
+	root := SharedRoot(app.Base, app.Env)
+	byName := map[string]string{}
+	for _, r := range app.Shared {
+		name := SharedName(r.UID)
+		if other, dup := byName[name]; dup {
+			if other == r.UID {
+				return fmt.Errorf("shared resource %s listed twice: %w", r.UID, ErrInvalid)
+			}
+			return fmt.Errorf("shared resources %s and %s map to the same folder %s: %w", other, r.UID, name, ErrInvalid)
+		}
+		byName[name] = r.UID
+		dir := path.Join(root, name)
+		if err := writeFolder(t.Files, dir, nil, r.Objects); err != nil {
+			return fmt.Errorf("shared resource %s in %s: %w", r.UID, app.Env, err)
+		}
+		t.Shared = append(t.Shared, dir+"/")
+	}
+	ns, err := namespaceObject(app.SharedNamespace, app.Env, "environment "+app.Env+" shared resources")
+	if err != nil {
+		return err
+	}
+	b, err := manifest.Marshal(*ns)
+	if err != nil {
+		return err
+	}
+	nsFile := path.Join(root, "namespace.yaml")
+	t.Files[nsFile] = b
+	ks, err := fluxKustomization(SharedKustomization, root, nil, "environment "+app.Env+" shared resources")
+	if err != nil {
+		return err
+	}
+	sharedKs := path.Join(ClusterDir(app.Base, app.Env), SharedKustomization+".yaml")
+	t.Files[sharedKs] = ks
+	t.Shared = append(t.Shared, nsFile, sharedKs)
+	return nil
+}
+
+// writeFolder writes one object per file plus a kustomization.yaml listing them. ns, when
+// not nil, goes to namespace.yaml.
+func writeFolder(files map[string][]byte, dir string, ns *manifest.Object, objs []manifest.Object) error {
+	objs = slices.Clone(objs)
+	manifest.Sort(objs)
+	var resources []string
+	taken := map[string]manifest.Object{}
+	add := func(name string, o manifest.Object) error {
+		b, err := manifest.Marshal(o)
+		if err != nil {
+			return err
+		}
+		files[path.Join(dir, name)] = b
+		resources = append(resources, name)
+		taken[name] = o
+		return nil
+	}
+	if ns != nil {
+		if err := add("namespace.yaml", *ns); err != nil {
+			return err
+		}
+	}
+	seen := map[string]manifest.Object{}
+	for _, o := range objs {
+		id := identity(o)
+		if prev, dup := seen[id]; dup {
+			return fmt.Errorf("%s %s/%s is produced twice, by %s and by %s: rename one of them: %w",
+				o.Kind(), o.Namespace(), o.Name(), prev.Source, o.Source, ErrInvalid)
+		}
+		seen[id] = o
+		if ns != nil && o.APIVersion() == "v1" && o.Kind() == "Namespace" && o.Name() == ns.Name() {
+			return fmt.Errorf("%s: Namespace %s is generated by Scorebot for the app: remove it from the definition: %w",
+				o.Source, o.Name(), ErrInvalid)
+		}
+		name := fileName(o)
+		if _, clash := taken[name]; clash {
+			sum := sha256.Sum256([]byte(id))
+			name = strings.TrimSuffix(name, ".yaml") + "-" + hex.EncodeToString(sum[:4]) + ".yaml"
+		}
+		if err := add(name, o); err != nil {
+			return err
+		}
+	}
+	slices.Sort(resources)
+	k := kustypes.Kustomization{
+		TypeMeta:  kustypes.TypeMeta{APIVersion: kustypes.KustomizationVersion, Kind: kustypes.KustomizationKind},
+		Resources: resources,
+	}
+	b, err := yaml.Marshal(k)
+	if err != nil {
+		return fmt.Errorf("encode %s/kustomization.yaml: %w", dir, err)
+	}
+	files[path.Join(dir, "kustomization.yaml")] = b
+	return nil
+}
+
+func identity(o manifest.Object) string {
+	group, _, _ := strings.Cut(o.APIVersion(), "/")
+	if !strings.Contains(o.APIVersion(), "/") {
+		group = ""
+	}
+	return strings.Join([]string{group, o.Kind(), o.Namespace(), o.Name()}, "/")
+}
+
+// fileName is "<kind>-<name>.yaml" in lowercase, with anything but letters, digits, '-' and
+// '.' replaced by '-'.
+func fileName(o manifest.Object) string {
+	s := strings.ToLower(o.Kind() + "-" + o.Name())
+	s = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+			return r
+		}
+		return '-'
+	}, s)
+	return s + ".yaml"
+}
+
+func namespaceObject(name, env, source string) (*manifest.Object, error) {
+	ns := &corev1.Namespace{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name,
+			Labels: map[string]string{
+				ManagedByLabel:        managedBy,
+				"scorebot.dev/env-id": env,
+			},
+		},
+	}
+	o, err := manifest.FromTyped(ns, "scorebot env tree ("+source+")")
+	if err != nil {
+		return nil, err
+	}
+	delete(o.Doc, "spec") // empty: a Namespace has nothing to say there
+	return &o, nil
+}
+
+func fluxKustomization(name, dir string, deps []string, source string) ([]byte, error) {
+	k := &kustomizev1.Kustomization{
+		TypeMeta:   metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: FluxNamespace},
+		Spec: kustomizev1.KustomizationSpec{
+			Interval:      fluxInterval,
+			RetryInterval: &fluxRetryInterval,
+			Timeout:       &fluxTimeout,
+			Path:          "./" + dir,
+			Prune:         true,
+			SourceRef:     kustomizev1.CrossNamespaceSourceReference{Kind: "GitRepository", Name: FluxSource},
+		},
+	}
+	for _, d := range deps {
+		k.Spec.DependsOn = append(k.Spec.DependsOn, kustomizev1.DependencyReference{Name: d})
+	}
+	o, err := manifest.FromTyped(k, "scorebot env tree ("+source+")")
+	if err != nil {
+		return nil, err
+	}
+	return manifest.Marshal(o)
+}
+
+type provenanceRecord struct {
+	Comment     string        `json:"comment"`
+	App         string        `json:"app"`
+	Environment string        `json:"environment"`
+	Source      sourceRecord  `json:"source"`
+	Rules       rulesRecord   `json:"rules"`
+	Scores      []ScoreDigest `json:"scores"`
+}
+
+type sourceRecord struct {
+	Repo   string `json:"repo,omitempty"`
+	Commit string `json:"commit,omitempty"`
+}
+
+type rulesRecord struct {
+	Commit string `json:"commit,omitempty"`
+}
+
+func provenanceFile(app App) ([]byte, error) {
+	scores := slices.Clone(app.Provenance.Scores)
+	slices.SortFunc(scores, func(a, b ScoreDigest) int { return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.SHA256, b.SHA256)) })
+	rec := provenanceRecord{
+		Comment:     "Written by Scorebot: what this folder was rendered from. Not a Kubernetes object.",
+		App:         app.AppID,
+		Environment: app.Env,
+		Source:      sourceRecord{Repo: app.Provenance.SourceRepo, Commit: app.Provenance.SourceCommit},
+		Rules:       rulesRecord{Commit: app.Provenance.RulesCommit},
+		Scores:      scores,
+	}
+	b, err := yaml.Marshal(rec)
+	if err != nil {
+		return nil, fmt.Errorf("encode provenance of %s: %w", app.AppID, err)
+	}
+	return b, nil
+}
+
+// Merge combines the trees of several apps of one env repo. A path written by two trees
+// must have the same content (shared resources do); anything else is an error.
+func Merge(trees ...*Tree) (*Tree, error) {
+	out := &Tree{Files: map[string][]byte{}}
+	for _, t := range trees {
+		for _, p := range sortedKeys(t.Files) {
+			if prev, ok := out.Files[p]; ok && string(prev) != string(t.Files[p]) {
+				return nil, fmt.Errorf("%s is rendered differently by two apps; shared resources must depend only on the environment, their uid and their definition: %w", p, ErrInvalid)
+			}
+			out.Files[p] = t.Files[p]
+		}
+		out.Owned = append(out.Owned, t.Owned...)
+		out.Shared = append(out.Shared, t.Shared...)
+	}
+	slices.Sort(out.Owned)
+	out.Owned = slices.Compact(out.Owned)
+	slices.Sort(out.Shared)
+	out.Shared = slices.Compact(out.Shared)
+	return out, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
