@@ -77,6 +77,10 @@ type Criterion struct {
 const (
 	DriverTemplate = "template"
 	DriverEcho     = "echo"
+	// DriverCommand marks a score-k8s cmd:// provisioner. It is loaded so that a rules repo
+	// copied from score-k8s stays valid, but Scorebot never runs commands: matching one is an
+	// error wrapping ErrUnsupported.
+	DriverCommand = "cmd"
 )
 
 // Definition says how a resource type (and class) is provided in the contexts its criteria
@@ -88,7 +92,9 @@ type Definition struct {
 	// ResID, for provisioners only: "" matches any id.
 	ResID    string
 	Criteria []Criterion // empty: matches every context (lowest specificity)
-	Driver   string      // DriverTemplate or DriverEcho
+	Driver   string      // DriverTemplate, DriverEcho, or DriverCommand (provisioners only)
+	// Description is free text from the rules repo.
+	Description string
 
 	// Template driver: each parsed once at load, nil when absent. They run in the order
 	// Init, State, Shared, Outputs, Manifests with the data of package provision.
@@ -104,12 +110,30 @@ type Definition struct {
 	ExpectedOutputs []string
 	SupportedParams []string
 
+	// Requires names other resources this definition needs; provisioning this resource first
+	// provisions each (matched in the same app/env context) and its outputs are available to the
+	// templates as .Resources.<key>. A cycle is an error naming the cycle.
+	Requires map[string]Requirement
+
 	// File is the path inside the rules repo this definition came from.
 	File string
+	// Line is the line in File where the definition starts (1-based, 0 when unknown).
+	Line int
+	// TemplateLines maps a template field ("init", "state", "shared", "outputs",
+	// "manifests") to the line in File of that template's first line, so that an error at
+	// template line n is at file line TemplateLines[field]+n-1.
+	TemplateLines map[string]int
 	// Provisioner marks an entry from a score-k8s *.provisioners.yaml file: it matches every
 	// environment, ranks below any matching definition, and among provisioners the first
 	// match wins.
 	Provisioner bool
+}
+
+// Requirement is one entry of Definition.Requires: the resource to provision first.
+type Requirement struct {
+	Type  string
+	Class string // "" = default
+	ID    string // "" = private to the dependent: "<dependent res id>.<key>"
 }
 
 // WorkloadDefinition adjusts a workload's own objects in the contexts its criteria select.
@@ -125,7 +149,9 @@ type WorkloadDefinition struct {
 	// SecurityContext in YAML form; package convert decodes them strictly.
 	PodSecurityContext map[string]any
 	SecurityContext    map[string]any
+	Description        string
 	File               string
+	Line               int // line in File where the definition starts
 }
 
 // Context is what a resource or workload is matched against.
@@ -146,12 +172,17 @@ type Match struct {
 	Criterion int
 	// Trace explains every candidate of the same type: why it won or lost. It is stable.
 	Trace []Candidate
+	// Context is what was matched (Class defaulted to "default").
+	Context Context
 }
 
 // Candidate is one line of a match explanation.
 type Candidate struct {
 	Definition string // Definition.ID
 	File       string
+	Line       int    // line in File where the definition starts
 	Criterion  int    // index of the best criterion considered, -1 if none
 	Outcome    string // "matched", "lost to <id>: <reason>", "class x ≠ y", "env_id staging ≠ production", ...
+	// Won marks the candidate that was chosen.
+	Won bool
 }
