@@ -1,0 +1,162 @@
+package envrepo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+)
+
+// Head fetches and returns the sha of the configured branch ("" when it does not exist yet).
+func (r *Repo) Head(ctx context.Context) (string, error) {
+	return r.BranchHead(ctx, r.cfg.Branch)
+}
+
+// BranchHead fetches and returns the sha of branch ("" when it does not exist).
+func (r *Repo) BranchHead(ctx context.Context, branch string) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	heads, err := r.sync(ctx, branch)
+	if err != nil {
+		return "", fmt.Errorf("envrepo: head of %s: %w", branch, err)
+	}
+	return hashString(heads[branch]), nil
+}
+
+// ReadTree returns the files under prefix (a directory or a file path; "" for the whole repo)
+// in the configured branch's current head, keyed by their full path. A missing prefix or an
+// empty repo gives an empty map.
+func (r *Repo) ReadTree(ctx context.Context, prefix string) (map[string][]byte, error) {
+	return r.ReadBranchTree(ctx, r.cfg.Branch, prefix)
+}
+
+// ReadBranchTree is ReadTree for another branch.
+func (r *Repo) ReadBranchTree(ctx context.Context, branch, prefix string) (map[string][]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	heads, err := r.sync(ctx, branch)
+	if err != nil {
+		return nil, fmt.Errorf("envrepo: read %s: %w", branch, err)
+	}
+	out := map[string][]byte{}
+	head := heads[branch]
+	if head.IsZero() {
+		return out, nil
+	}
+	c, err := object.GetCommit(r.store, head)
+	if err != nil {
+		return nil, fmt.Errorf("envrepo: read %s: %w", head, err)
+	}
+	tree, err := c.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("envrepo: read %s: %w", head, err)
+	}
+	prefix = strings.Trim(prefix, "/")
+	if prefix != "" {
+		if _, err := cleanPath("prefix", prefix); err != nil {
+			return nil, err
+		}
+		e, err := tree.FindEntry(prefix)
+		if errors.Is(err, object.ErrEntryNotFound) || errors.Is(err, object.ErrDirectoryNotFound) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("envrepo: read %s: %w", prefix, err)
+		}
+		if e.Mode != filemode.Dir {
+			b, err := r.readBlob(e.Hash)
+			if err != nil {
+				return nil, err
+			}
+			out[prefix] = b
+			return out, nil
+		}
+		if tree, err = object.GetTree(r.store, e.Hash); err != nil {
+			return nil, fmt.Errorf("envrepo: read %s: %w", prefix, err)
+		}
+	}
+	walker := object.NewTreeWalker(tree, true, nil)
+	defer walker.Close()
+	for {
+		name, e, err := walker.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("envrepo: read %s: %w", prefix, err)
+		}
+		if !e.Mode.IsFile() {
+			continue
+		}
+		b, err := r.readBlob(e.Hash)
+		if err != nil {
+			return nil, err
+		}
+		if prefix != "" {
+			name = prefix + "/" + name
+		}
+		out[name] = b
+	}
+	return out, nil
+}
+
+func (r *Repo) readBlob(h plumbing.Hash) ([]byte, error) {
+	b, err := object.GetBlob(r.store, h)
+	if err != nil {
+		return nil, fmt.Errorf("envrepo: read blob %s: %w", h, err)
+	}
+	rd, err := b.Reader()
+	if err != nil {
+		return nil, fmt.Errorf("envrepo: read blob %s: %w", h, err)
+	}
+	defer rd.Close()
+	return io.ReadAll(rd)
+}
+
+// CommitInfo describes one commit of the env repo.
+type CommitInfo struct {
+	Hash      string
+	Parents   []string
+	Author    Identity
+	When      time.Time
+	Message   string
+	Signature string // armored signature, "" when unsigned
+}
+
+// Log fetches and returns up to n commits of the configured branch, newest first, following
+// first parents. It stops early at the local clone's shallow boundary.
+func (r *Repo) Log(ctx context.Context, n int) ([]CommitInfo, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	heads, err := r.sync(ctx, r.cfg.Branch)
+	if err != nil {
+		return nil, fmt.Errorf("envrepo: log: %w", err)
+	}
+	var out []CommitInfo
+	h := heads[r.cfg.Branch]
+	for !h.IsZero() && len(out) < n {
+		c, err := object.GetCommit(r.store, h)
+		if errors.Is(err, plumbing.ErrObjectNotFound) {
+			break // shallow boundary
+		}
+		if err != nil {
+			return nil, fmt.Errorf("envrepo: log: %w", err)
+		}
+		info := CommitInfo{Hash: c.Hash.String(), Author: Identity{c.Author.Name, c.Author.Email}, When: c.Committer.When, Message: c.Message, Signature: c.PGPSignature}
+		for _, p := range c.ParentHashes {
+			info.Parents = append(info.Parents, p.String())
+		}
+		out = append(out, info)
+		h = plumbing.ZeroHash
+		if len(c.ParentHashes) > 0 {
+			h = c.ParentHashes[0]
+		}
+	}
+	return out, nil
+}
