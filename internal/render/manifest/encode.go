@@ -58,7 +58,9 @@ func dropNoise(v any, top bool) {
 		}
 		for k, child := range v {
 			dropNoise(child, false)
-			if hollowKey(k) && (k != "status" || top) && hollow(child) {
+			if k == "status" && top && zero(child) {
+				delete(v, k)
+			} else if hollowKey(k) && hollow(child) {
 				delete(v, k)
 			}
 		}
@@ -85,6 +87,33 @@ func hollow(v any) bool {
 			}
 		}
 		return true
+	}
+	return false
+}
+
+// zero reports whether v holds nothing but zero values (a typed status never filled in,
+// such as a StatefulSet's `replicas: 0`).
+func zero(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return true
+	case map[string]any:
+		for _, c := range v {
+			if !zero(c) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		return len(v) == 0
+	case string:
+		return v == ""
+	case bool:
+		return !v
+	case int64:
+		return v == 0
+	case float64:
+		return v == 0
 	}
 	return false
 }
