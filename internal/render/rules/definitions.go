@@ -238,7 +238,7 @@ func (l *loader) envTypes() []string {
 	return out
 }
 
-var templateLine = regexp.MustCompile(`^template: [^:]*:(\d+):(?:\d+:)? ?(.*)$`)
+var templateLine = regexp.MustCompile(`^(\d+):(?:\d+:)? ?(.*)$`)
 
 // templates parses the template fields of a definition or provisioner, once.
 func (l *loader) templates(d *decoder, f map[string]*yaml.Node, path string, def *Definition) {
@@ -268,7 +268,7 @@ func (l *loader) templates(d *decoder, f map[string]*yaml.Node, path string, def
 		t, err := template.New(name).Funcs(l.funcs).Parse(trimmed)
 		if err != nil {
 			msg, line := err.Error(), first
-			if m := templateLine.FindStringSubmatch(msg); m != nil {
+			if m := templateLine.FindStringSubmatch(strings.TrimPrefix(msg, "template: "+name+":")); m != nil {
 				n, _ := strconv.Atoi(m[1])
 				line, msg = first+n-1, m[2]
 			}
@@ -318,6 +318,7 @@ func (l *loader) echoValues(d *decoder, n *yaml.Node, path string, declared *yam
 	var secrets []string
 	var walk func(x any, p string, node *yaml.Node) any
 	walk = func(x any, p string, node *yaml.Node) any {
+		field := join(path, p)
 		switch t := x.(type) {
 		case map[string]any:
 			if ref, isRef := t["secretKeyRef"]; isRef {
@@ -325,7 +326,7 @@ func (l *loader) echoValues(d *decoder, n *yaml.Node, path string, declared *yam
 				name, _ := r["name"].(string)
 				key, _ := r["key"].(string)
 				if len(t) != 1 || !rok || len(r) != 2 || len(validation.IsDNS1123Subdomain(name)) > 0 || strings.Contains(name, "_") || len(validation.IsConfigMapKey(key)) > 0 {
-					d.fail(node, p, "write {secretKeyRef: {name: <secret name>, key: <key>}} with a valid Secret name and key", "invalid secret reference")
+					d.fail(node, field, "write {secretKeyRef: {name: <secret name>, key: <key>}} with a valid Secret name and key", "invalid secret reference")
 					return ""
 				}
 				secrets = append(secrets, p)
@@ -344,11 +345,11 @@ func (l *loader) echoValues(d *decoder, n *yaml.Node, path string, declared *yam
 		case string:
 			if secretref.Contains(t) {
 				if _, err := secretref.Split(t); err != nil {
-					d.fail(node, p, "write {secretKeyRef: {name, key}} instead", "malformed secret reference: %v", err)
+					d.fail(node, field, "write {secretKeyRef: {name, key}} instead", "malformed secret reference: %v", err)
 				}
 				secrets = append(secrets, p)
 			} else if t != "" && looksSecret(p) {
-				d.fail(node, p, "never put credentials in the rules repo: write {secretKeyRef: {name: <secret>, key: <key>}} and let an ExternalSecret create that Secret", "looks like a plaintext credential")
+				d.fail(node, field, "never put credentials in the rules repo: write {secretKeyRef: {name: <secret>, key: <key>}} and let an ExternalSecret create that Secret", "looks like a plaintext credential")
 			}
 		}
 		return x
@@ -526,7 +527,7 @@ func (l *loader) provisionerFile(file string) []*Definition {
 	for _, doc := range docs {
 		doc = d.resolve(doc)
 		if doc == nil || doc.Kind != yaml.SequenceNode {
-			d.fail(doc, "", "a provisioners file is a YAML list: - uri: template://... ", "expected a list of provisioners, found %s", kindName(doc))
+			d.fail(doc, "", "a provisioners file is a YAML list of entries starting with `- uri: template://...`", "expected a list of provisioners, found %s", kindName(doc))
 			continue
 		}
 		for i, c := range doc.Content {

@@ -162,7 +162,11 @@ func yamlSyntaxError(file string, err error) *FieldError {
 	return e
 }
 
-func (l *loader) done(d *decoder) { l.errs = append(l.errs, d.errs...) }
+// done adds a file's errors, in line order.
+func (l *loader) done(d *decoder) {
+	slices.SortStableFunc(d.errs, func(a, b *FieldError) int { return a.Line - b.Line })
+	l.errs = append(l.errs, d.errs...)
+}
 
 // defaultPlatform is the platform of a rules repo without a platform file.
 func defaultPlatform() Platform {
