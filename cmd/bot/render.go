@@ -1,12 +1,258 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/scorebot/scorebot/internal/render"
+	"github.com/scorebot/scorebot/internal/render/manifest"
+	"github.com/scorebot/scorebot/internal/render/rules"
 )
 
-// runRender is not built yet; its owner replaces this file.
+const renderUsage = `Usage: bot render --rules DIR --env NAME [--app ID] [--out DIR] [--explain] SCORE_FILE...
+
+Renders the workloads of the given Score files for one environment, with the rules repo in
+DIR. Without --out, prints the Kubernetes objects as one YAML stream; with --out, writes the
+env-repo tree (apps/<env>/<app>/, clusters/<env>/) to DIR, replacing a previous render there.
+--explain prints, for every resource, which definition matched and why the others did not
+(to stderr, or to stdout with --out).
+
+Flags:
+`
+
+// runRender implements `bot render`.
 func runRender(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("not implemented yet")
+	fs := flag.NewFlagSet("render", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	rulesDir := fs.String("rules", "", "rules repo `DIR` (required)")
+	env := fs.String("env", "", "environment `NAME` from the rules' platform file (required)")
+	appID := fs.String("app", "", "app `ID` (default: the rules' mapping, or the folder name of the first score file)")
+	outDir := fs.String("out", "", "write the env-repo tree to `DIR` instead of printing YAML")
+	explain := fs.Bool("explain", false, "explain every resource's match")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), renderUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	var missing []string
+	if *rulesDir == "" {
+		missing = append(missing, "--rules")
+	}
+	if *env == "" {
+		missing = append(missing, "--env")
+	}
+	if fs.NArg() == 0 {
+		missing = append(missing, "SCORE_FILE")
+	}
+	if len(missing) > 0 {
+		fmt.Fprintf(stderr, "bot render: missing %s\n\n", strings.Join(missing, ", "))
+		fs.Usage()
+		return errUsage
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	rs, err := rules.Load(os.DirFS(*rulesDir))
+	if err != nil {
+		return fmt.Errorf("rules repo %s: %w", *rulesDir, err)
+	}
+	files, err := readScoreFiles(fs.Args())
+	if err != nil {
+		return err
+	}
+	id := *appID
+	if id == "" {
+		id = defaultAppID(rs, fs.Args())
+	}
+	out, err := render.Render(render.Input{Rules: rs, Env: *env, AppID: id, Files: files})
+	if err != nil {
+		return err
+	}
+
+	explainTo := stderr
+	if *outDir != "" {
+		explainTo = stdout
+	}
+	if *explain {
+		writeExplain(explainTo, out.Explain)
+	}
+	if *outDir == "" {
+		b, err := yamlStream(out.Objects)
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(b)
+		return err
+	}
+	if err := writeTree(*outDir, out.Files); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "bot render: wrote %d files for app %s in %s to %s\n", len(out.Files), id, *env, *outDir)
+	return nil
+}
+
+// readScoreFiles reads the score files named on the command line; files.source is read
+// relative to each file's folder.
+func readScoreFiles(paths []string) ([]render.ScoreFile, error) {
+	var files []render.ScoreFile
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("read score file: %w", err)
+		}
+		dir := filepath.Dir(p)
+		files = append(files, render.ScoreFile{
+			Path: filepath.ToSlash(filepath.Clean(p)),
+			Data: data,
+			ReadFile: func(rel string) ([]byte, error) {
+				if filepath.IsAbs(rel) {
+					return os.ReadFile(rel)
+				}
+				return os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
+			},
+		})
+	}
+	return files, nil
+}
+
+// defaultAppID is the app id of the rules' mapping whose score-file globs match the first
+// score file, else the name of the first score file's folder made into a DNS label.
+func defaultAppID(rs *rules.Rules, paths []string) string {
+	first := filepath.ToSlash(filepath.Clean(paths[0]))
+	for _, m := range rs.Platform.Apps {
+		for _, g := range m.ScoreFiles {
+			if ok, _ := path.Match(g, first); ok && m.AppID != "" {
+				return m.AppID
+			}
+		}
+	}
+	abs, err := filepath.Abs(paths[0])
+	if err != nil {
+		abs = paths[0]
+	}
+	name := strings.ToLower(filepath.Base(filepath.Dir(abs)))
+	name = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '-'
+	}, name)
+	return strings.Trim(name, "-")
+}
+
+func yamlStream(objs []manifest.Object) ([]byte, error) {
+	var b bytes.Buffer
+	for i, o := range objs {
+		if i > 0 {
+			b.WriteString("---\n")
+		}
+		y, err := manifest.Marshal(o)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(y)
+	}
+	return b.Bytes(), nil
+}
+
+func writeExplain(w io.Writer, ex []render.ResourceExplain) {
+	for _, e := range ex {
+		who := "shared"
+		if !e.Shared {
+			who = "workload " + e.Workload
+		}
+		fmt.Fprintf(w, "resource %s (%s)\n", e.UID, who)
+		text := strings.TrimRight(e.Text, "\n")
+		if text == "" {
+			text = fmt.Sprintf("definition %s (%s)", e.Definition, e.File)
+		}
+		for _, line := range strings.Split(text, "\n") {
+			fmt.Fprintf(w, "  %s\n", line)
+		}
+	}
+}
+
+// writeTree writes files under dir atomically: into a temporary folder beside dir, then
+// renamed into place. An existing dir is replaced only when it holds nothing but a previous
+// render's top-level folders, so a typo cannot wipe an unrelated folder.
+func writeTree(dir string, files map[string][]byte) error {
+	dir = filepath.Clean(dir)
+	tops := map[string]bool{}
+	for p := range files {
+		top, _, _ := strings.Cut(p, "/")
+		tops[top] = true
+	}
+	entries, err := os.ReadDir(dir)
+	exists := err == nil
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("--out %s: %w", dir, err)
+	default:
+		for _, e := range entries {
+			if !tops[e.Name()] {
+				return fmt.Errorf("--out %s: the folder exists and holds %s, which this render does not write: give an empty or new folder, or remove it first", dir, e.Name())
+			}
+		}
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("--out %s: %w", dir, err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("--out %s: %w", dir, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(tmp)
+		}
+	}()
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	for _, p := range paths {
+		target := filepath.Join(tmp, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return fmt.Errorf("--out %s: %w", dir, err)
+		}
+		if err := os.WriteFile(target, files[p], 0o644); err != nil {
+			return fmt.Errorf("--out %s: %w", dir, err)
+		}
+	}
+	if exists {
+		old := tmp + ".old"
+		if err := os.Rename(dir, old); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("--out %s: move the previous render aside: %w", dir, err)
+		}
+		if err := os.Rename(tmp, dir); err != nil {
+			_ = os.Rename(old, dir) // put the previous render back
+			return fmt.Errorf("--out %s: %w", dir, err)
+		}
+		ok = true
+		return os.RemoveAll(old)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return fmt.Errorf("--out %s: %w", dir, err)
+	}
+	ok = true
+	return nil
 }

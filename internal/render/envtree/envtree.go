@@ -392,7 +392,9 @@ type rulesRecord struct {
 
 func provenanceFile(app App) ([]byte, error) {
 	scores := slices.Clone(app.Provenance.Scores)
-	slices.SortFunc(scores, func(a, b ScoreDigest) int { return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.SHA256, b.SHA256)) })
+	slices.SortFunc(scores, func(a, b ScoreDigest) int {
+		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.SHA256, b.SHA256))
+	})
 	rec := provenanceRecord{
 		Comment:     "Written by Scorebot: what this folder was rendered from. Not a Kubernetes object.",
 		App:         app.AppID,
@@ -406,6 +408,24 @@ func provenanceFile(app App) ([]byte, error) {
 		return nil, fmt.Errorf("encode provenance of %s: %w", app.AppID, err)
 	}
 	return b, nil
+}
+
+// Namespaces returns the Namespace objects Build writes for app: its own, and the shared
+// one when it uses shared resources.
+func Namespaces(app App) ([]manifest.Object, error) {
+	ns, err := namespaceObject(app.Namespace, app.Env, "app "+app.AppID)
+	if err != nil {
+		return nil, err
+	}
+	out := []manifest.Object{*ns}
+	if len(app.Shared) > 0 {
+		shared, err := namespaceObject(app.SharedNamespace, app.Env, "environment "+app.Env+" shared resources")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *shared)
+	}
+	return out, nil
 }
 
 // Merge combines the trees of several apps of one env repo. A path written by two trees
