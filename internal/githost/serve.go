@@ -36,6 +36,10 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"REMOTE_USER=scorebot-dev",
 			"GIT_CONFIG_NOSYSTEM=1",
 			"GIT_CONFIG_GLOBAL=/dev/null",
+			// Like GitHub: a client may fetch any commit reachable from a ref by its sha.
+			"GIT_CONFIG_COUNT=1",
+			"GIT_CONFIG_KEY_0=uploadpack.allowReachableSHA1InWant",
+			"GIT_CONFIG_VALUE_0=true",
 			"PATH=" + os.Getenv("PATH"),
 		},
 		Logger: nil,
