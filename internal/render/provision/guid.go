@@ -1,0 +1,188 @@
+package provision
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"text/template"
+	"text/template/parse"
+
+	"github.com/score-spec/score-go/framework"
+)
+
+// guid derives the resource's Guid. score-k8s draws a random UUID the first time it sees a
+// resource and keeps it in its state file; we keep no state, so the Guid is a hash of what
+// identifies the resource: environment, app and uid. A shared resource (one with a Score id)
+// leaves the app out, so every app in the environment derives the same Guid for it.
+func guid(env, app string, uid framework.ResourceUid, shared bool) string {
+	if shared {
+		app = ""
+	}
+	h := sha256.New()
+	for _, s := range []string{"scorebot/guid/v1", env, app, string(uid)} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	var u [16]byte
+	copy(u[:], h.Sum(nil))
+	return formatUUID(u, 8) // RFC 9562 version 8: custom
+}
+
+// formatUUID formats u as a UUID of the given version with the RFC 9562 variant bits.
+func formatUUID(u [16]byte, version byte) string {
+	u[6] = u[6]&0x0f | version<<4
+	u[8] = u[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], u[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], u[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], u[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], u[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], u[10:16])
+	return string(out[:])
+}
+
+// isRandomFunc names the sprig functions that draw random values. score-k8s provisioner files
+// use them for names and passwords and rely on the state file to keep them stable. A
+// template that calls one of them is executed with deterministic replacements seeded from
+// the resource's Guid and the template field, so the same inputs give the same output.
+// (A value derived this way is predictable by anyone who knows the inputs: it is fine for
+// names; a password made this way only ever reaches a Secret manifest, which render refuses
+// as plaintext anyway.)
+func isRandomFunc(name string) bool {
+	switch name {
+	case "randAlphaNum", "randAlpha", "randAscii", "randNumeric", "randBytes", "randInt", "uuidv4", "shuffle":
+		return true
+	}
+	return false
+}
+
+const (
+	alpha    = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	numeric  = "0123456789"
+	asciiSet = " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"
+)
+
+// seededFuncs returns deterministic stand-ins for the functions isRandomFunc names, drawing from one ChaCha8
+// stream seeded with the given parts.
+func seededFuncs(parts ...string) template.FuncMap {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	var seed [32]byte
+	copy(seed[:], h.Sum(nil))
+	r := rand.New(rand.NewChaCha8(seed))
+	pick := func(set string, n int) string {
+		if n <= 0 {
+			return ""
+		}
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = set[r.IntN(len(set))]
+		}
+		return string(b)
+	}
+	return template.FuncMap{
+		"randAlphaNum": func(n int) string { return pick(alpha+numeric, n) },
+		"randAlpha":    func(n int) string { return pick(alpha, n) },
+		"randNumeric":  func(n int) string { return pick(numeric, n) },
+		"randAscii":    func(n int) string { return pick(asciiSet, n) },
+		"randBytes": func(n int) (string, error) {
+			if n < 0 {
+				return "", fmt.Errorf("randBytes: negative count %d", n)
+			}
+			b := make([]byte, n)
+			for i := 0; i < n; i += 8 {
+				var w [8]byte
+				binary.LittleEndian.PutUint64(w[:], r.Uint64())
+				copy(b[i:], w[:])
+			}
+			return base64.StdEncoding.EncodeToString(b), nil
+		},
+		"randInt": func(lo, hi int) (int, error) {
+			if hi <= lo {
+				return 0, fmt.Errorf("randInt: max %d must be greater than min %d", hi, lo)
+			}
+			return lo + r.IntN(hi-lo), nil
+		},
+		"uuidv4": func() string {
+			var b [16]byte
+			binary.LittleEndian.PutUint64(b[:8], r.Uint64())
+			binary.LittleEndian.PutUint64(b[8:], r.Uint64())
+			return formatUUID(b, 4)
+		},
+		"shuffle": func(s string) string {
+			rs := []rune(s)
+			r.Shuffle(len(rs), func(i, j int) { rs[i], rs[j] = rs[j], rs[i] })
+			return string(rs)
+		},
+	}
+}
+
+// usesRandom reports whether t, or a template associated with it, calls a random function.
+func usesRandom(t *template.Template) bool {
+	for _, at := range t.Templates() {
+		if at.Tree != nil && nodeUsesRandom(at.Tree.Root) {
+			return true
+		}
+	}
+	return t.Tree != nil && nodeUsesRandom(t.Tree.Root)
+}
+
+func nodeUsesRandom(n parse.Node) bool {
+	switch n := n.(type) {
+	case nil:
+		return false
+	case *parse.ListNode:
+		if n == nil {
+			return false
+		}
+		for _, c := range n.Nodes {
+			if nodeUsesRandom(c) {
+				return true
+			}
+		}
+	case *parse.ActionNode:
+		return nodeUsesRandom(n.Pipe)
+	case *parse.PipeNode:
+		if n == nil {
+			return false
+		}
+		for _, c := range n.Cmds {
+			if nodeUsesRandom(c) {
+				return true
+			}
+		}
+	case *parse.CommandNode:
+		for _, a := range n.Args {
+			if nodeUsesRandom(a) {
+				return true
+			}
+		}
+	case *parse.IdentifierNode:
+		return isRandomFunc(n.Ident)
+	case *parse.ChainNode:
+		return nodeUsesRandom(n.Node)
+	case *parse.IfNode:
+		return branchUsesRandom(&n.BranchNode)
+	case *parse.RangeNode:
+		return branchUsesRandom(&n.BranchNode)
+	case *parse.WithNode:
+		return branchUsesRandom(&n.BranchNode)
+	case *parse.TemplateNode:
+		return nodeUsesRandom(n.Pipe)
+	}
+	return false
+}
+
+func branchUsesRandom(b *parse.BranchNode) bool {
+	return nodeUsesRandom(b.Pipe) || nodeUsesRandom(b.List) || nodeUsesRandom(b.ElseList)
+}

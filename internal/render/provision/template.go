@@ -1,0 +1,268 @@
+package provision
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/template"
+
+	kjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+
+	"github.com/scorebot/scorebot/internal/render/manifest"
+	"github.com/scorebot/scorebot/internal/render/rules"
+)
+
+// Data is what a template driver's templates see. The fields up to Namespace are exactly
+// score-k8s's, so its provisioner files run unchanged; App, Env and Resources are ours.
+type Data struct {
+	// Guid is a UUID derived from environment, app and Uid (see guid), stable across renders.
+	Guid  string
+	Uid   string // type.class#id
+	Type  string
+	Class string
+	Id    string // "<workload>.<name>" or the Score id
+
+	Params   map[string]any
+	Metadata map[string]any
+
+	Init   map[string]any
+	State  map[string]any // always starts empty: rendering keeps no state
+	Shared map[string]any
+
+	SourceWorkload   string
+	WorkloadMetadata map[string]any // workload name → its metadata
+	WorkloadServices map[string]NetworkService
+	Namespace        string
+
+	App string
+	Env Env
+	// Resources holds, per Requires key of the definition, the outputs of that resource.
+	Resources map[string]map[string]any
+}
+
+// Env is the environment a template renders for.
+type Env struct {
+	Name string // env_id
+	Type string // env_type
+}
+
+// NetworkService says how to reach a workload's service ports, as in score-k8s.
+type NetworkService struct {
+	ServiceName string
+	// Ports by name, and also by port number as a string when that does not clash with a name
+	// (score-k8s does the same so that `port: 8080` works where a name is expected).
+	Ports map[string]ServicePort
+}
+
+// ServicePort is one port of a workload's service.
+type ServicePort struct {
+	Name       string
+	Port       int
+	TargetPort int
+	Protocol   string // TCP (default) or UDP
+}
+
+// Template fields in the order they run.
+const (
+	fieldInit      = "init"
+	fieldState     = "state"
+	fieldShared    = "shared"
+	fieldOutputs   = "outputs"
+	fieldManifests = "manifests"
+)
+
+// templateRun is one execution of a definition's templates for one resource.
+type templateRun struct {
+	def  *rules.Definition
+	data *Data
+	// random caches, per template, whether it calls a random function; shared by all runs of
+	// one Provision call.
+	random map[*template.Template]bool
+	buf    *bytes.Buffer
+}
+
+// run executes init → state → shared → outputs → manifests and fills res. shared is updated
+// in place.
+func (tr *templateRun) run(res *Resource, shared map[string]any) error {
+	d := tr.data
+	var err error
+	if d.Init, err = tr.execMap(fieldInit, tr.def.Init); err != nil {
+		return err
+	}
+	if d.State, err = tr.execMap(fieldState, tr.def.State); err != nil {
+		return err
+	}
+	patch, err := tr.execMap(fieldShared, tr.def.Shared)
+	if err != nil {
+		return err
+	}
+	mergeInto(shared, patch)
+	if res.Outputs, err = tr.execMap(fieldOutputs, tr.def.Outputs); err != nil {
+		return err
+	}
+	raw, err := tr.exec(fieldManifests, tr.def.Manifests)
+	if err != nil {
+		return err
+	}
+	if res.Manifests, err = tr.manifests(raw); err != nil {
+		return err
+	}
+	res.Init, res.State = d.Init, d.State
+	return nil
+}
+
+func (tr *templateRun) fail(field string, err error) error {
+	return &TemplateError{Uid: tr.data.Uid, Definition: tr.def.ID, File: tr.def.File, Field: field, Err: err}
+}
+
+// TemplateError is a failure of one template of a definition for one resource.
+type TemplateError struct {
+	Uid        string
+	Definition string
+	File       string
+	Field      string // init, state, shared, outputs or manifests
+	Err        error
+}
+
+func (e *TemplateError) Error() string {
+	return fmt.Sprintf("resource %s: definition %s (%s): %s template: %v", e.Uid, e.Definition, e.File, e.Field, e.Err)
+}
+
+func (e *TemplateError) Unwrap() error { return e.Err }
+
+// exec runs one template and returns its trimmed output ("" when the template is absent).
+func (tr *templateRun) exec(field string, t *template.Template) ([]byte, error) {
+	if t == nil {
+		return nil, nil
+	}
+	rnd, known := tr.random[t]
+	if !known {
+		rnd = usesRandom(t)
+		tr.random[t] = rnd
+	}
+	if rnd {
+		// Funcs on a clone leaves the parsed original (shared by every run) untouched.
+		c, err := t.Clone()
+		if err != nil {
+			return nil, tr.fail(field, err)
+		}
+		t = c.Funcs(seededFuncs(tr.data.Guid, tr.data.Uid, field))
+	}
+	tr.buf.Reset()
+	if err := t.Execute(tr.buf, tr.data); err != nil {
+		return nil, tr.fail(field, tr.execError(field, t.Name(), err))
+	}
+	return bytes.TrimSpace(tr.buf.Bytes()), nil
+}
+
+// execError turns text/template's `template: <name>:<line>:<col>: executing "<name>" at
+// <node>: <message>` into `<file>:<line>: at <node>: <message>`, with the line counted in
+// the rules file when the rules package recorded where the template starts.
+func (tr *templateRun) execError(field, name string, err error) error {
+	msg := err.Error()
+	rest, ok := strings.CutPrefix(msg, "template: "+name+":")
+	if !ok {
+		return err
+	}
+	lineStr, rest, ok := strings.Cut(rest, ":")
+	if !ok {
+		return err
+	}
+	line, convErr := strconv.Atoi(lineStr)
+	if convErr != nil {
+		return err
+	}
+	if _, after, found := strings.Cut(rest, ": "); found {
+		rest = after // drop the column
+	}
+	rest = strings.TrimPrefix(rest, "executing \""+name+"\" ")
+	where := fmt.Sprintf("template line %d", line)
+	if first, known := tr.def.TemplateLines[field]; known && first > 0 {
+		where = fmt.Sprintf("%s:%d", tr.def.File, first+line-1)
+	}
+	return fmt.Errorf("%s: %s", where, rest)
+}
+
+// execMap runs a template that must produce a YAML mapping; no output is an empty map.
+func (tr *templateRun) execMap(field string, t *template.Template) (map[string]any, error) {
+	raw, err := tr.exec(field, t)
+	if err != nil {
+		return nil, err
+	}
+	v, err := decodeYAML(raw)
+	if err != nil {
+		return nil, tr.fail(field, err)
+	}
+	switch v := v.(type) {
+	case nil:
+		return map[string]any{}, nil
+	case map[string]any:
+		return v, nil
+	}
+	return nil, tr.fail(field, fmt.Errorf("want a YAML mapping (key: value), got %s", kindOf(v)))
+}
+
+// manifests decodes the manifests template output: a YAML list of Kubernetes objects.
+func (tr *templateRun) manifests(raw []byte) ([]manifest.Object, error) {
+	v, err := decodeYAML(raw)
+	if err != nil {
+		return nil, tr.fail(fieldManifests, err)
+	}
+	if v == nil {
+		return nil, nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, tr.fail(fieldManifests, fmt.Errorf("want a YAML list of Kubernetes objects, got %s", kindOf(v)))
+	}
+	source := fmt.Sprintf("definition %s (%s)", tr.def.ID, tr.def.File)
+	out := make([]manifest.Object, 0, len(list))
+	for i, item := range list {
+		if item == nil {
+			continue // an empty list entry, typically left by a conditional
+		}
+		doc, ok := item.(map[string]any)
+		if !ok {
+			return nil, tr.fail(fieldManifests, fmt.Errorf("item %d: want a Kubernetes object (a mapping), got %s", i, kindOf(item)))
+		}
+		o := manifest.Object{Doc: doc, Source: source}
+		if o.APIVersion() == "" || o.Kind() == "" || o.Name() == "" {
+			return nil, tr.fail(fieldManifests, fmt.Errorf("item %d (kind %q, name %q): %w", i, o.Kind(), o.Name(), manifest.ErrIncomplete))
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// decodeYAML decodes YAML into a JSON-compatible document with whole numbers as int64 and
+// others as float64, the same types on every run.
+func decodeYAML(raw []byte) (any, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	j, err := yaml.YAMLToJSON(raw)
+	if err != nil {
+		return nil, fmt.Errorf("output is not valid YAML: %w", err)
+	}
+	var v any
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(j, &v); err != nil {
+		return nil, fmt.Errorf("output is not valid YAML: %w", err)
+	}
+	return v, nil
+}
+
+func kindOf(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "a mapping"
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	case nil:
+		return "nothing"
+	}
+	return fmt.Sprintf("a %T", v)
+}
