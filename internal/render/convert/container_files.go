@@ -80,6 +80,10 @@ func (c *converter) files(container string, files map[string]types.ContainerFile
 				TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 			}
 			hashInput := container + "\x00" + target + "\x00"
+			if binary == nil && !yamlPrintable(text) {
+				// YAML cannot carry some control characters; the bytes are the same either way.
+				binary = []byte(text)
+			}
 			if binary != nil {
 				cm.BinaryData = map[string][]byte{fileKey: binary}
 				hashInput += "b\x00" + string(binary)
@@ -122,4 +126,21 @@ func (c *converter) fileMode(field string, mode *string) (*int32, error) {
 	}
 	v := int32(m)
 	return &v, nil
+}
+
+// yamlPrintable reports whether YAML can hold s as text: tab, newlines and printable
+// Unicode, as the YAML 1.1 specification allows.
+func yamlPrintable(s string) bool {
+	for _, r := range s {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r' || r == 0x85:
+		case r >= 0x20 && r <= 0x7e:
+		case r >= 0xa0 && r <= 0xd7ff:
+		case r >= 0xe000 && r <= 0xfffd && r != 0xfeff:
+		case r >= 0x10000 && r <= 0x10ffff:
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -49,6 +49,9 @@ func (c *converter) variable(field, name, value string, others map[string]string
 			refs++
 		}
 	}
+	if !yamlPrintable(value) {
+		return nil, c.errorf(field, "the value holds a control character, which a manifest cannot carry; remove it, or put the data in a file with binaryContent")
+	}
 	switch {
 	case refs == 0:
 		return []corev1.EnvVar{{Name: name, Value: escapeK8s(value)}}, nil
@@ -120,6 +123,9 @@ func (c *converter) commandLine(field string, in []string) ([]string, error) {
 		}
 		if secretref.Contains(r) {
 			return nil, c.errorf(f, "a secret cannot be passed on the command line; put the placeholder in a variable (variables.X: ${...}) and read $X in the program or a shell")
+		}
+		if !yamlPrintable(r) {
+			return nil, c.errorf(f, "the value holds a control character, which a manifest cannot carry; remove it")
 		}
 		out[i] = escapeK8s(r)
 	}
