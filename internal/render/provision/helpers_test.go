@@ -10,9 +10,11 @@ import (
 	"testing/fstest"
 
 	"github.com/score-spec/score-go/loader"
+	"github.com/score-spec/score-go/schema"
 	"github.com/score-spec/score-go/types"
 	"sigs.k8s.io/yaml"
 
+	"github.com/scorebot/scorebot/internal/render/manifest"
 	"github.com/scorebot/scorebot/internal/render/rules"
 )
 
@@ -46,12 +48,29 @@ func loadRules(t testing.TB, files map[string]string) *rules.Rules {
 	return r
 }
 
+// loadRulesOnly loads a rules repo made of exactly the given files.
+func loadRulesOnly(t testing.TB, files map[string]string) *rules.Rules {
+	t.Helper()
+	fsys := fstest.MapFS{}
+	for name, content := range files {
+		fsys[name] = &fstest.MapFile{Data: []byte(content)}
+	}
+	r, err := rules.Load(fsys)
+	if err != nil {
+		t.Fatalf("load rules: %v", err)
+	}
+	return r
+}
+
 // parseWorkload loads a Score workload the way score-go does (yaml.v3, then MapSpec).
 func parseWorkload(t testing.TB, file, src string) Workload {
 	t.Helper()
 	var raw map[string]any
 	//nolint:staticcheck // score-go's parser, as the render package uses it
 	if err := loader.ParseYAML(&raw, strings.NewReader(src)); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	if _, err := schema.ApplyCommonUpgradeTransforms(raw); err != nil {
 		t.Fatalf("%s: %v", file, err)
 	}
 	var w types.Workload
@@ -76,7 +95,9 @@ func env(name string) rules.Environment {
 	return rules.Environment{Name: name, Type: typ}
 }
 
-// snapshot renders a result as YAML, the definition of each resource included.
+// snapshot renders a result as YAML, the definition of each resource included. Init and
+// State are left out and Secret manifests redacted: templates such as score-k8s's keep
+// generated passwords there, and golden files are committed.
 func snapshot(t testing.TB, r *Result) []byte {
 	t.Helper()
 	var out struct {
@@ -91,6 +112,15 @@ func snapshot(t testing.TB, r *Result) []byte {
 		var m map[string]any
 		if err := yaml.Unmarshal(b, &m); err != nil {
 			t.Fatal(err)
+		}
+		delete(m, "init")
+		delete(m, "state")
+		if len(res.Manifests) > 0 {
+			var redacted []manifest.Object
+			for _, o := range res.Manifests {
+				redacted = append(redacted, manifest.Redact(o))
+			}
+			m["manifests"] = redacted
 		}
 		m["definition"] = res.Match.Definition.ID
 		out.Resources = append(out.Resources, m)
