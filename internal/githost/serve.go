@@ -1,6 +1,7 @@
 package githost
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/cgi"
 	"os"
@@ -42,7 +43,7 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"GIT_CONFIG_VALUE_0=true",
 			"PATH=" + os.Getenv("PATH"),
 		},
-		Logger: nil,
+		Stderr: logWriter{h.log, name},
 	}
 	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/git-receive-pack") {
 		backend.ServeHTTP(w, r)
@@ -162,4 +163,15 @@ func (h *Host) Waiting() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.waiting
+}
+
+// logWriter sends http-backend's stderr to the log, one record per write.
+type logWriter struct {
+	log  *slog.Logger
+	repo string
+}
+
+func (w logWriter) Write(p []byte) (int, error) {
+	w.log.Info("githost: git http-backend", "repo", w.repo, "stderr", strings.TrimSpace(string(p)))
+	return len(p), nil
 }
