@@ -14,7 +14,7 @@ import (
 func substitute(v any, lookup func(ref string) (string, error)) (any, error) {
 	switch v := v.(type) {
 	case string:
-		return framework.SubstituteString(v, lookup)
+		return substituteString(v, lookup)
 	case map[string]any:
 		out := make(map[string]any, len(v))
 		for _, k := range sortedKeys(v) {
@@ -37,6 +37,51 @@ func substitute(v any, lookup func(ref string) (string, error)) (any, error) {
 		return out, nil
 	}
 	return v, nil
+}
+
+// substituteString resolves the placeholders of one string, left to right: `$$` is a literal
+// `$`, `${ref}` is lookup(ref) (up to the first `}`), and any other `$` stays as it is.
+//
+// This differs from score-go's framework.SubstituteString in one corner: score-go copies an
+// escaped placeholder `$${...}` verbatim, so a `$$` inside it stays doubled, and doubling
+// every `$` of a string does not always give that string back ("${$x}" → "$${$$x}" →
+// "${$$x}"). Here it always does: escaping is just doubling each `$`. Inputs without `$`
+// inside an escaped placeholder (all real Score files) come out the same with either.
+func substituteString(s string, lookup func(ref string) (string, error)) (string, error) {
+	i := strings.IndexByte(s, '$')
+	if i < 0 {
+		return s, nil
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i >= 0 {
+		b.WriteString(s[:i])
+		s = s[i:]
+		switch {
+		case strings.HasPrefix(s, "$$"):
+			b.WriteByte('$')
+			s = s[2:]
+		case strings.HasPrefix(s, "${"):
+			end := strings.IndexByte(s, '}')
+			if end < 0 {
+				// No closing brace: not a placeholder, keep the rest as it is.
+				b.WriteString(s)
+				return b.String(), nil
+			}
+			v, err := lookup(s[2:end])
+			if err != nil {
+				return "", err
+			}
+			b.WriteString(v)
+			s = s[end+1:]
+		default:
+			b.WriteByte('$')
+			s = s[1:]
+		}
+		i = strings.IndexByte(s, '$')
+	}
+	b.WriteString(s)
+	return b.String(), nil
 }
 
 // referencedResources returns the resource names that ${resources.<name>...} placeholders in
