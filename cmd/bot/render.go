@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -14,7 +13,7 @@ import (
 	"strings"
 
 	"github.com/scorebot/scorebot/internal/render"
-	"github.com/scorebot/scorebot/internal/render/manifest"
+	"github.com/scorebot/scorebot/internal/render/envtree"
 	"github.com/scorebot/scorebot/internal/render/rules"
 )
 
@@ -92,7 +91,7 @@ func runRender(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		writeExplain(explainTo, out.Explain)
 	}
 	if *outDir == "" {
-		b, err := yamlStream(out.Objects)
+		b, err := envtree.Stream(out.Objects)
 		if err != nil {
 			return err
 		}
@@ -153,21 +152,6 @@ func defaultAppID(rs *rules.Rules, paths []string) string {
 		return '-'
 	}, name)
 	return strings.Trim(name, "-")
-}
-
-func yamlStream(objs []manifest.Object) ([]byte, error) {
-	var b bytes.Buffer
-	for i, o := range objs {
-		if i > 0 {
-			b.WriteString("---\n")
-		}
-		y, err := manifest.Marshal(o)
-		if err != nil {
-			return nil, err
-		}
-		b.Write(y)
-	}
-	return b.Bytes(), nil
 }
 
 func writeExplain(w io.Writer, ex []render.ResourceExplain) {

@@ -313,16 +313,20 @@ func parallel(n int, fn func(i int) error) error {
 }
 
 // checkObjects decodes every object strictly into its type and refuses plaintext Secrets.
+// It checks in parallel and reports the first failure in order.
 func checkObjects(objs []manifest.Object) error {
-	for _, o := range objs {
-		if err := manifest.CheckNoPlaintextSecret(o); err != nil {
-			return err
+	const batch = 64
+	return parallel((len(objs)+batch-1)/batch, func(b int) error {
+		for _, o := range objs[b*batch : min((b+1)*batch, len(objs))] {
+			if err := manifest.CheckNoPlaintextSecret(o); err != nil {
+				return err
+			}
+			if err := manifest.DecodeStrict(o); err != nil {
+				return err
+			}
 		}
-		if err := manifest.DecodeStrict(o); err != nil {
-			return err
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // clusterScoped lists kinds that take no namespace. Kinds not listed are namespaced.

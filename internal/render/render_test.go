@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -146,6 +147,23 @@ func checkTree(t *testing.T, out *Output, base string) {
 	for _, o := range out.Objects {
 		if err := manifest.DecodeStrict(o); err != nil {
 			t.Error(err)
+		}
+	}
+	// Every object file is what manifest.Marshal writes (envtree has a faster encoder).
+	for _, p := range sortedKeys(out.Files) {
+		if path.Base(p) == "kustomization.yaml" || strings.Contains(p, "/.scorebot/") {
+			continue
+		}
+		objs, err := manifest.Parse(out.Files[p], p)
+		if err != nil || len(objs) != 1 {
+			t.Fatalf("%s: %v (%d objects)", p, err, len(objs))
+		}
+		want, err := manifest.Marshal(objs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(want, out.Files[p]) {
+			t.Errorf("%s is not encoded as manifest.Marshal encodes it:\n%s", p, diff(want, out.Files[p]))
 		}
 	}
 }

@@ -29,8 +29,10 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
@@ -237,7 +239,7 @@ func addShared(t *Tree, app App) error {
 	if err != nil {
 		return err
 	}
-	b, err := manifest.Marshal(*ns)
+	b, err := marshal(*ns)
 	if err != nil {
 		return err
 	}
@@ -258,22 +260,15 @@ func addShared(t *Tree, app App) error {
 func writeFolder(files map[string][]byte, dir string, ns *manifest.Object, objs []manifest.Object) error {
 	objs = slices.Clone(objs)
 	manifest.Sort(objs)
-	var resources []string
-	taken := map[string]manifest.Object{}
-	add := func(name string, o manifest.Object) error {
-		b, err := manifest.Marshal(o)
-		if err != nil {
-			return err
-		}
-		files[path.Join(dir, name)] = b
-		resources = append(resources, name)
-		taken[name] = o
-		return nil
+	type entry struct {
+		name string
+		obj  manifest.Object
 	}
+	var entries []entry
+	taken := map[string]bool{}
 	if ns != nil {
-		if err := add("namespace.yaml", *ns); err != nil {
-			return err
-		}
+		entries = append(entries, entry{"namespace.yaml", *ns})
+		taken["namespace.yaml"] = true
 	}
 	seen := map[string]manifest.Object{}
 	for _, o := range objs {
@@ -288,13 +283,25 @@ func writeFolder(files map[string][]byte, dir string, ns *manifest.Object, objs 
 				o.Source, o.Name(), ErrInvalid)
 		}
 		name := fileName(o)
-		if _, clash := taken[name]; clash {
+		if taken[name] {
 			sum := sha256.Sum256([]byte(id))
 			name = strings.TrimSuffix(name, ".yaml") + "-" + hex.EncodeToString(sum[:4]) + ".yaml"
 		}
-		if err := add(name, o); err != nil {
-			return err
-		}
+		taken[name] = true
+		entries = append(entries, entry{name, o})
+	}
+	encoded := make([][]byte, len(entries))
+	if err := parallel(len(entries), func(i int) error {
+		b, err := marshal(entries[i].obj)
+		encoded[i] = b
+		return err
+	}); err != nil {
+		return err
+	}
+	resources := make([]string, len(entries))
+	for i, e := range entries {
+		files[path.Join(dir, e.name)] = encoded[i]
+		resources[i] = e.name
 	}
 	slices.Sort(resources)
 	k := kustypes.Kustomization{
@@ -306,6 +313,28 @@ func writeFolder(files map[string][]byte, dir string, ns *manifest.Object, objs 
 		return fmt.Errorf("encode %s/kustomization.yaml: %w", dir, err)
 	}
 	files[path.Join(dir, "kustomization.yaml")] = b
+	return nil
+}
+
+// parallel runs fn for 0..n-1 on up to GOMAXPROCS goroutines, and returns the error of the
+// lowest index that failed.
+func parallel(n int, fn func(i int) error) error {
+	workers := min(runtime.GOMAXPROCS(0), n/64+1)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < n; i += workers {
+				errs[i] = fn(i)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -369,7 +398,7 @@ func fluxKustomization(name, dir string, deps []string, source string) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
-	return manifest.Marshal(o)
+	return marshal(o)
 }
 
 type provenanceRecord struct {
