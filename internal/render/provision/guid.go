@@ -69,9 +69,12 @@ const (
 	asciiSet = " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"
 )
 
-// seededFuncs returns deterministic stand-ins for the functions isRandomFunc names, drawing from one ChaCha8
-// stream seeded with the given parts.
-func seededFuncs(parts ...string) template.FuncMap {
+// seededRand is the source behind the deterministic stand-ins for sprig's random functions.
+// One Provision call owns one; it is reseeded before each template execution that needs it,
+// so a template's draws depend only on its resource and field.
+type seededRand struct{ r *rand.Rand }
+
+func (s *seededRand) reseed(parts ...string) {
 	h := sha256.New()
 	for _, p := range parts {
 		h.Write([]byte(p))
@@ -79,49 +82,52 @@ func seededFuncs(parts ...string) template.FuncMap {
 	}
 	var seed [32]byte
 	copy(seed[:], h.Sum(nil))
-	r := rand.New(rand.NewChaCha8(seed))
-	pick := func(set string, n int) string {
-		if n <= 0 {
-			return ""
-		}
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = set[r.IntN(len(set))]
-		}
-		return string(b)
+	s.r = rand.New(rand.NewChaCha8(seed))
+}
+
+func (s *seededRand) pick(set string, n int) string {
+	if n <= 0 {
+		return ""
 	}
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = set[s.r.IntN(len(set))]
+	}
+	return string(b)
+}
+
+// funcs returns the stand-ins for the functions isRandomFunc names, with sprig's signatures.
+func (s *seededRand) funcs() template.FuncMap {
 	return template.FuncMap{
-		"randAlphaNum": func(n int) string { return pick(alpha+numeric, n) },
-		"randAlpha":    func(n int) string { return pick(alpha, n) },
-		"randNumeric":  func(n int) string { return pick(numeric, n) },
-		"randAscii":    func(n int) string { return pick(asciiSet, n) },
+		"randAlphaNum": func(n int) string { return s.pick(alpha+numeric, n) },
+		"randAlpha":    func(n int) string { return s.pick(alpha, n) },
+		"randNumeric":  func(n int) string { return s.pick(numeric, n) },
+		"randAscii":    func(n int) string { return s.pick(asciiSet, n) },
 		"randBytes": func(n int) (string, error) {
 			if n < 0 {
 				return "", fmt.Errorf("randBytes: negative count %d", n)
 			}
-			b := make([]byte, n)
+			b := make([]byte, n+8)
 			for i := 0; i < n; i += 8 {
-				var w [8]byte
-				binary.LittleEndian.PutUint64(w[:], r.Uint64())
-				copy(b[i:], w[:])
+				binary.LittleEndian.PutUint64(b[i:], s.r.Uint64())
 			}
-			return base64.StdEncoding.EncodeToString(b), nil
+			return base64.StdEncoding.EncodeToString(b[:n]), nil
 		},
 		"randInt": func(lo, hi int) (int, error) {
 			if hi <= lo {
 				return 0, fmt.Errorf("randInt: max %d must be greater than min %d", hi, lo)
 			}
-			return lo + r.IntN(hi-lo), nil
+			return lo + s.r.IntN(hi-lo), nil
 		},
 		"uuidv4": func() string {
 			var b [16]byte
-			binary.LittleEndian.PutUint64(b[:8], r.Uint64())
-			binary.LittleEndian.PutUint64(b[8:], r.Uint64())
+			binary.LittleEndian.PutUint64(b[:8], s.r.Uint64())
+			binary.LittleEndian.PutUint64(b[8:], s.r.Uint64())
 			return formatUUID(b, 4)
 		},
-		"shuffle": func(s string) string {
-			rs := []rune(s)
-			r.Shuffle(len(rs), func(i, j int) { rs[i], rs[j] = rs[j], rs[i] })
+		"shuffle": func(str string) string {
+			rs := []rune(str)
+			s.r.Shuffle(len(rs), func(i, j int) { rs[i], rs[j] = rs[j], rs[i] })
 			return string(rs)
 		},
 	}

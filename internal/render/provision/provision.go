@@ -12,10 +12,10 @@
 package provision
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -130,7 +130,7 @@ func Provision(in Input) (*Result, error) {
 		in:     in,
 		nodes:  map[framework.ResourceUid]*node{},
 		result: &Result{Shared: map[string]any{}, names: map[string]map[string]*Resource{}},
-		random: map[*template.Template]bool{},
+		x:      &executor{variants: map[*template.Template]*template.Template{}},
 	}
 	if err := p.collect(); err != nil {
 		return nil, err
@@ -145,11 +145,21 @@ func Provision(in Input) (*Result, error) {
 	if err := p.buildTemplateData(); err != nil {
 		return nil, err
 	}
+	p.x.manifests = newManifestDecoder(runtime.GOMAXPROCS(0) - 1)
+	var loopErr error
 	for _, uid := range order {
-		if err := p.provision(p.nodes[uid]); err != nil {
-			return nil, err
+		if loopErr = p.provision(p.nodes[uid]); loopErr != nil {
+			break
 		}
 		p.result.Resources = append(p.result.Resources, p.nodes[uid].res)
+	}
+	// A manifests error of an earlier resource is reported before a later resource's error,
+	// as if everything ran in order.
+	if err := p.x.manifests.wait(); err != nil {
+		return nil, err
+	}
+	if loopErr != nil {
+		return nil, loopErr
 	}
 	return p.result, nil
 }
@@ -161,8 +171,7 @@ type provisioner struct {
 	byName    map[string]*Workload
 	nodes     map[framework.ResourceUid]*node
 	result    *Result
-	random    map[*template.Template]bool
-	buf       bytes.Buffer
+	x         *executor
 
 	workloadMetadata map[string]any
 	workloadServices map[string]NetworkService
@@ -544,7 +553,7 @@ func (p *provisioner) provision(n *node) error {
 		for key, uid := range r.requires {
 			data.Resources[key] = p.nodes[uid].res.Outputs
 		}
-		tr := &templateRun{def: def, data: data, random: p.random, buf: &p.buf}
+		tr := &templateRun{def: def, data: data, x: p.x}
 		if err := tr.run(r, p.result.Shared); err != nil {
 			return err
 		}

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 
-	kjson "sigs.k8s.io/json"
-	"sigs.k8s.io/yaml"
+	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/scorebot/scorebot/internal/render/manifest"
 	"github.com/scorebot/scorebot/internal/render/rules"
@@ -77,10 +77,34 @@ const (
 type templateRun struct {
 	def  *rules.Definition
 	data *Data
-	// random caches, per template, whether it calls a random function; shared by all runs of
-	// one Provision call.
-	random map[*template.Template]bool
-	buf    *bytes.Buffer
+	x    *executor
+}
+
+// executor runs templates for one Provision call, one at a time.
+type executor struct {
+	buf  bytes.Buffer
+	rand seededRand
+	// variants maps a parsed template to what to execute: itself, or, when it calls a random
+	// function, a clone whose random functions draw from rand (made once per call).
+	variants  map[*template.Template]*template.Template
+	manifests *manifestDecoder
+}
+
+func (x *executor) variant(t *template.Template) (*template.Template, bool, error) {
+	v, ok := x.variants[t]
+	if !ok {
+		v = t
+		if usesRandom(t) {
+			c, err := t.Clone()
+			if err != nil {
+				return nil, false, err
+			}
+			// Funcs on the clone leaves the parsed original, shared by every render, untouched.
+			v = c.Funcs(x.rand.funcs())
+		}
+		x.variants[t] = v
+	}
+	return v, v != t, nil
 }
 
 // run executes init → state → shared → outputs → manifests and fills res. shared is updated
@@ -106,10 +130,69 @@ func (tr *templateRun) run(res *Resource, shared map[string]any) error {
 	if err != nil {
 		return err
 	}
-	if res.Manifests, err = tr.manifests(raw); err != nil {
-		return err
-	}
 	res.Init, res.State = d.Init, d.State
+	if len(raw) > 0 {
+		// Nothing later reads a resource's manifests, so they are decoded off this loop.
+		tr.x.manifests.add(&manifestJob{tr: tr, res: res, raw: bytes.Clone(raw)})
+	}
+	return nil
+}
+
+// manifestJob is one resource's manifests template output, waiting to be decoded.
+type manifestJob struct {
+	tr  *templateRun
+	res *Resource
+	raw []byte
+	err error
+}
+
+func (j *manifestJob) decode() { j.res.Manifests, j.err = j.tr.manifests(j.raw) }
+
+// manifestDecoder decodes manifests on other cores while templates keep running. Decoding
+// YAML is most of a render's work, and each resource's manifests are independent.
+type manifestDecoder struct {
+	jobs chan *manifestJob // nil: decode inline
+	all  []*manifestJob
+	wg   sync.WaitGroup
+}
+
+func newManifestDecoder(workers int) *manifestDecoder {
+	d := &manifestDecoder{}
+	if workers < 1 {
+		return d
+	}
+	d.jobs = make(chan *manifestJob, 64)
+	for range workers {
+		d.wg.Go(func() {
+			for j := range d.jobs {
+				j.decode()
+			}
+		})
+	}
+	return d
+}
+
+func (d *manifestDecoder) add(j *manifestJob) {
+	d.all = append(d.all, j)
+	if d.jobs == nil {
+		j.decode()
+		return
+	}
+	d.jobs <- j
+}
+
+// wait stops the workers and returns the first error in provisioning order. It must be
+// called once, on every path.
+func (d *manifestDecoder) wait() error {
+	if d.jobs != nil {
+		close(d.jobs)
+		d.wg.Wait()
+	}
+	for _, j := range d.all {
+		if j.err != nil {
+			return j.err
+		}
+	}
 	return nil
 }
 
@@ -137,24 +220,19 @@ func (tr *templateRun) exec(field string, t *template.Template) ([]byte, error) 
 	if t == nil {
 		return nil, nil
 	}
-	rnd, known := tr.random[t]
-	if !known {
-		rnd = usesRandom(t)
-		tr.random[t] = rnd
+	v, seeded, err := tr.x.variant(t)
+	if err != nil {
+		return nil, tr.fail(field, err)
 	}
-	if rnd {
-		// Funcs on a clone leaves the parsed original (shared by every run) untouched.
-		c, err := t.Clone()
-		if err != nil {
-			return nil, tr.fail(field, err)
-		}
-		t = c.Funcs(seededFuncs(tr.data.Guid, tr.data.Uid, field))
+	if seeded {
+		tr.x.rand.reseed(tr.data.Guid, tr.data.Uid, field)
 	}
-	tr.buf.Reset()
-	if err := t.Execute(tr.buf, tr.data); err != nil {
+	buf := &tr.x.buf
+	buf.Reset()
+	if err := v.Execute(buf, tr.data); err != nil {
 		return nil, tr.fail(field, tr.execError(field, t.Name(), err))
 	}
-	return bytes.TrimSpace(tr.buf.Bytes()), nil
+	return bytes.TrimSpace(buf.Bytes()), nil
 }
 
 // execError turns text/template's `template: <name>:<line>:<col>: executing "<name>" at
@@ -237,20 +315,22 @@ func (tr *templateRun) manifests(raw []byte) ([]manifest.Object, error) {
 }
 
 // decodeYAML decodes YAML into a JSON-compatible document with whole numbers as int64 and
-// others as float64, the same types on every run.
+// others as float64, the same types on every run. It uses yaml.v3 (YAML 1.2, as score-k8s
+// does: `yes` and `on` are strings, not booleans) and takes the first document only, as
+// score-k8s does.
 func decodeYAML(raw []byte) (any, error) {
 	if len(raw) == 0 {
 		return nil, nil
 	}
-	j, err := yaml.YAMLToJSON(raw)
-	if err != nil {
-		return nil, fmt.Errorf("output is not valid YAML: %w", err)
-	}
 	var v any
-	if err := kjson.UnmarshalCaseSensitivePreserveInts(j, &v); err != nil {
+	if err := yaml.Unmarshal(raw, &v); err != nil {
 		return nil, fmt.Errorf("output is not valid YAML: %w", err)
 	}
-	return v, nil
+	n, err := normalize(v)
+	if err != nil {
+		return nil, fmt.Errorf("output: %w", err)
+	}
+	return n, nil
 }
 
 func kindOf(v any) string {

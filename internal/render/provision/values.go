@@ -16,9 +16,9 @@ func normalize(v any) (any, error) {
 	case nil, string, bool, int64:
 		return v, nil
 	case float64:
-		return normFloat(v), nil
+		return normFloat(v)
 	case float32:
-		return normFloat(float64(v)), nil
+		return normFloat(float64(v))
 	case int:
 		return int64(v), nil
 	case int8:
@@ -113,11 +113,14 @@ func normalizeMap(m map[string]any) (map[string]any, error) {
 	return n.(map[string]any), nil
 }
 
-func normFloat(f float64) any {
-	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
-		return int64(f)
+func normFloat(f float64) (any, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil, fmt.Errorf("%v is not a number JSON or Kubernetes can hold", f)
 	}
-	return f
+	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		return int64(f), nil
+	}
+	return f, nil
 }
 
 func normUint(u uint64) any {
