@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-github/v60/github"
 	"github.com/scorebot/scorebot/internal/forge"
 	"github.com/scorebot/scorebot/internal/forge/ghspec"
 	"github.com/scorebot/scorebot/internal/forge/standin"
@@ -114,6 +116,7 @@ func start(t *testing.T, opts standin.Options) *env {
 	t.Helper()
 	clock := newClock()
 	opts.Now = clock.Now
+	opts.Logger = slog.New(slog.DiscardHandler)
 	srv, err := standin.New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -141,10 +144,12 @@ func start(t *testing.T, opts standin.Options) *env {
 	mux.Handle("/api/v3/", rec)
 	hs := httptest.NewServer(mux)
 	t.Cleanup(hs.Close)
-	c, err := forge.New(forge.Config{BaseURL: hs.URL + "/api/v3/", Token: "as:scorebot[bot]",
+	c, err := forge.New(forge.Config{BaseURL: hs.URL + "/api/v3/", Token: "as:scorebot[bot]", Logger: slog.New(slog.DiscardHandler),
 		Retry: forge.RetryPolicy{Sleep: clock.Sleep, Now: clock.Now, Jitter: func(d time.Duration) time.Duration { return d }}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &env{srv: srv, http: hs, rec: rec, clock: clock, c: c, hooks: hooks}
 }
+
+func ghComment(body string) *github.IssueComment { return &github.IssueComment{Body: github.String(body)} }

@@ -55,7 +55,8 @@ func wrap(op string, resp *github.Response, err error) error {
 		return fmt.Errorf("%s: %w: %w", op, ErrNotFound, err)
 	case resp.StatusCode == http.StatusUnprocessableEntity:
 		return fmt.Errorf("%s: %w: %w", op, ErrValidation, err)
-	case resp.StatusCode == http.StatusTooManyRequests:
+	case resp.StatusCode == http.StatusTooManyRequests,
+		resp.StatusCode == http.StatusForbidden && resp.Header.Get("Retry-After") != "":
 		return fmt.Errorf("%s: %w: %w: %w", op, ErrRateLimited, ErrTransient, err)
 	case resp.StatusCode >= 500:
 		return fmt.Errorf("%s: %w: %w", op, ErrTransient, err)

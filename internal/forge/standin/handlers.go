@@ -124,7 +124,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, f func(*call)) {
 		if ft.status == http.StatusForbidden || ft.status == http.StatusTooManyRequests {
 			msg = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
 		}
-		c.fail(ft.status, msg)
+		body := obj{"message": msg, "documentation_url": docsURL, "status": strconv.Itoa(ft.status)}
+		if ft.status == http.StatusForbidden || ft.status == http.StatusTooManyRequests {
+			body["documentation_url"] = "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits"
+		}
+		c.json(ft.status, body)
 		return
 	}
 	user, ok := s.authenticate(r)
