@@ -133,17 +133,18 @@ func (s *seededRand) funcs() template.FuncMap {
 	}
 }
 
-// usesRandom reports whether t, or a template associated with it, calls a random function.
-func usesRandom(t *template.Template) bool {
+// callsOverridden reports whether t, or a template associated with it, calls a function
+// that isOverridden names.
+func callsOverridden(t *template.Template) bool {
 	for _, at := range t.Templates() {
-		if at.Tree != nil && nodeUsesRandom(at.Tree.Root) {
+		if at.Tree != nil && nodeCallsOverridden(at.Tree.Root) {
 			return true
 		}
 	}
-	return t.Tree != nil && nodeUsesRandom(t.Tree.Root)
+	return t.Tree != nil && nodeCallsOverridden(t.Tree.Root)
 }
 
-func nodeUsesRandom(n parse.Node) bool {
+func nodeCallsOverridden(n parse.Node) bool {
 	switch n := n.(type) {
 	case nil:
 		return false
@@ -152,43 +153,43 @@ func nodeUsesRandom(n parse.Node) bool {
 			return false
 		}
 		for _, c := range n.Nodes {
-			if nodeUsesRandom(c) {
+			if nodeCallsOverridden(c) {
 				return true
 			}
 		}
 	case *parse.ActionNode:
-		return nodeUsesRandom(n.Pipe)
+		return nodeCallsOverridden(n.Pipe)
 	case *parse.PipeNode:
 		if n == nil {
 			return false
 		}
 		for _, c := range n.Cmds {
-			if nodeUsesRandom(c) {
+			if nodeCallsOverridden(c) {
 				return true
 			}
 		}
 	case *parse.CommandNode:
 		for _, a := range n.Args {
-			if nodeUsesRandom(a) {
+			if nodeCallsOverridden(a) {
 				return true
 			}
 		}
 	case *parse.IdentifierNode:
-		return isRandomFunc(n.Ident)
+		return isOverridden(n.Ident)
 	case *parse.ChainNode:
-		return nodeUsesRandom(n.Node)
+		return nodeCallsOverridden(n.Node)
 	case *parse.IfNode:
-		return branchUsesRandom(&n.BranchNode)
+		return branchCallsOverridden(&n.BranchNode)
 	case *parse.RangeNode:
-		return branchUsesRandom(&n.BranchNode)
+		return branchCallsOverridden(&n.BranchNode)
 	case *parse.WithNode:
-		return branchUsesRandom(&n.BranchNode)
+		return branchCallsOverridden(&n.BranchNode)
 	case *parse.TemplateNode:
-		return nodeUsesRandom(n.Pipe)
+		return nodeCallsOverridden(n.Pipe)
 	}
 	return false
 }
 
-func branchUsesRandom(b *parse.BranchNode) bool {
-	return nodeUsesRandom(b.Pipe) || nodeUsesRandom(b.List) || nodeUsesRandom(b.ElseList)
+func branchCallsOverridden(b *parse.BranchNode) bool {
+	return nodeCallsOverridden(b.Pipe) || nodeCallsOverridden(b.List) || nodeCallsOverridden(b.ElseList)
 }

@@ -130,7 +130,7 @@ func Provision(in Input) (*Result, error) {
 		in:     in,
 		nodes:  map[framework.ResourceUid]*node{},
 		result: &Result{Shared: map[string]any{}, names: map[string]map[string]*Resource{}},
-		x:      &executor{variants: map[*template.Template]*template.Template{}},
+		x:      &executor{variants: map[*template.Template]*template.Template{}, regex: regexCache{}},
 	}
 	if err := p.collect(); err != nil {
 		return nil, err

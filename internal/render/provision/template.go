@@ -82,10 +82,11 @@ type templateRun struct {
 
 // executor runs templates for one Provision call, one at a time.
 type executor struct {
-	buf  bytes.Buffer
-	rand seededRand
-	// variants maps a parsed template to what to execute: itself, or, when it calls a random
-	// function, a clone whose random functions draw from rand (made once per call).
+	buf   bytes.Buffer
+	rand  seededRand
+	regex regexCache
+	// variants maps a parsed template to what to execute: itself, or, when it calls a
+	// function that isOverridden names, a clone with the executor's (made once per call).
 	variants  map[*template.Template]*template.Template
 	manifests *manifestDecoder
 }
@@ -94,13 +95,13 @@ func (x *executor) variant(t *template.Template) (*template.Template, bool, erro
 	v, ok := x.variants[t]
 	if !ok {
 		v = t
-		if usesRandom(t) {
+		if callsOverridden(t) {
 			c, err := t.Clone()
 			if err != nil {
 				return nil, false, err
 			}
 			// Funcs on the clone leaves the parsed original, shared by every render, untouched.
-			v = c.Funcs(x.rand.funcs())
+			v = c.Funcs(x.rand.funcs()).Funcs(x.regex.funcs())
 		}
 		x.variants[t] = v
 	}
