@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
+	"github.com/scorebot/scorebot/internal/events"
 	"github.com/scorebot/scorebot/internal/render/manifest"
 )
 
@@ -475,8 +476,8 @@ func TestNATSCluster(t *testing.T) {
 		if !slices.Equal(routes, want) {
 			t.Errorf("routes %v, want %v (the headless service's DNS names)", routes, want)
 		}
-		if opts.MaxPayload < 25<<20 {
-			t.Errorf("max_payload %d is below GitHub's 25 MB webhook bodies", opts.MaxPayload)
+		if opts.MaxPayload != events.MaxMessageSize {
+			t.Errorf("max_payload %d, want events.MaxMessageSize %d (a 25 MiB webhook body and its event)", opts.MaxPayload, events.MaxMessageSize)
 		}
 		ports := map[string]int{}
 		for _, p := range c.Ports {
