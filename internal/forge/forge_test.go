@@ -152,4 +152,6 @@ func start(t *testing.T, opts standin.Options) *env {
 	return &env{srv: srv, http: hs, rec: rec, clock: clock, c: c, hooks: hooks}
 }
 
-func ghComment(body string) *github.IssueComment { return &github.IssueComment{Body: github.String(body)} }
+func ghComment(body string) *github.IssueComment {
+	return &github.IssueComment{Body: github.String(body)}
+}
