@@ -70,11 +70,13 @@ type Resource struct {
 	DependsOn []framework.ResourceUid `json:"dependsOn,omitempty"`
 	// RequiredBy names the resources whose definitions required this one ("<uid> as <key>"),
 	// sorted.
-	RequiredBy []string       `json:"requiredBy,omitempty"`
-	Guid       string         `json:"guid"`
-	Init       map[string]any `json:"init,omitempty"`
-	State      map[string]any `json:"state,omitempty"`
-	Outputs    map[string]any `json:"outputs"`
+	RequiredBy []string `json:"requiredBy,omitempty"`
+	Guid       string   `json:"guid"`
+	// Init and State are what the init and state templates produced. They may hold values a
+	// template generated, such as score-k8s's passwords: never write them anywhere.
+	Init    map[string]any `json:"init,omitempty"`
+	State   map[string]any `json:"state,omitempty"`
+	Outputs map[string]any `json:"outputs"`
 	// Manifests carry Source "definition <id> (<file>)".
 	Manifests []manifest.Object `json:"manifests,omitempty"`
 
