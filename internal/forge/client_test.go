@@ -80,7 +80,8 @@ func TestRetryWaitsForRateLimitReset(t *testing.T) {
 		fmt.Fprint(w, `{"id":1}`)
 	}))
 	defer hs.Close()
-	c, err := forge.New(forge.Config{BaseURL: hs.URL + "/api/v3/", Token: "t", Retry: forge.RetryPolicy{Sleep: clock.Sleep, Now: clock.Now}})
+	c, err := forge.New(forge.Config{BaseURL: hs.URL + "/api/v3/", Token: "t", Retry: forge.RetryPolicy{Sleep: clock.Sleep, Now: clock.Now},
+		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

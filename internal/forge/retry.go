@@ -180,7 +180,9 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second, true
+		// Cap before converting: a huge value would overflow time.Duration into a negative
+		// wait. Anything past MaxWait is given back to the caller anyway.
+		return time.Duration(min(s, 7*24*3600)) * time.Second, true
 	}
 	if at, err := http.ParseTime(v); err == nil {
 		return max(at.Sub(now), 0), true
