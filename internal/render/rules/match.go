@@ -223,6 +223,9 @@ func (r *Rules) Match(c Context) (*Match, error) {
 			cand.Outcome = e.why
 		case len(best) == 1 && e.def == evals[best[0]].def:
 			cand.Outcome = "matched by " + e.criterionText()
+			if e.crit < 0 {
+				cand.Outcome = "matched: no criteria, applies everywhere (lowest specificity)"
+			}
 			cand.Won = true
 		case len(best) > 1 && evals[best[0]].rank == e.rank:
 			cand.Outcome = "tied with " + strings.Join(tiedWith(evals, best, e.def), ", ") + " by " + e.criterionText()
