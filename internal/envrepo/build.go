@@ -156,72 +156,32 @@ func entryKey(e object.TreeEntry) string {
 }
 
 // tree applies edit n to the tree existing (ZeroHash: none) and returns the new tree's hash, or
-// empty when nothing is left. Only the trees on edited paths are read and written; every other
-// subtree is kept by its hash.
+// empty when nothing is left. An existing tree is edited in place (editTree): only the trees on
+// edited paths are read and written, every other subtree is kept by its hash. A new or owned
+// (replaced) directory is built from the edit alone.
 func (b *builder) tree(n *node, existing plumbing.Hash) (plumbing.Hash, bool, error) {
-	var entries []object.TreeEntry
 	if !existing.IsZero() && !n.replace {
-		t, err := object.GetTree(b.base, existing)
-		if err != nil {
-			return plumbing.ZeroHash, false, fmt.Errorf("read tree %s: %w", existing, err)
-		}
-		entries = make([]object.TreeEntry, len(t.Entries))
-		copy(entries, t.Entries)
+		return b.editTree(n, existing)
 	}
-	index := make(map[string]int, len(n.children))
-	if len(n.children) > 0 {
-		for i, e := range entries {
-			index[e.Name] = i
-		}
-	}
-	removed := map[string]bool{}
 	names := make([]string, 0, len(n.children))
 	for name := range n.children {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	entries := make([]object.TreeEntry, 0, len(names))
 	for _, name := range names {
 		c := n.children[name]
-		i, had := index[name]
-		var e object.TreeEntry
-		switch {
-		case c.blob != nil:
-			e = object.TreeEntry{Name: name, Mode: filemode.Regular, Hash: *c.blob}
-			if had && entries[i].Hash == *c.blob && entries[i].Mode.IsFile() {
-				e.Mode = entries[i].Mode // keep an executable bit on unchanged content
-			}
-		default:
-			var sub plumbing.Hash
-			if had && entries[i].Mode == filemode.Dir {
-				sub = entries[i].Hash
-			}
-			h, empty, err := b.tree(c, sub)
-			if err != nil {
-				return plumbing.ZeroHash, false, err
-			}
-			if empty {
-				if had {
-					removed[name] = true
-				}
-				continue
-			}
-			e = object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: h}
+		if c.blob != nil {
+			entries = append(entries, object.TreeEntry{Name: name, Mode: filemode.Regular, Hash: *c.blob})
+			continue
 		}
-		if had {
-			entries[i] = e
-			delete(removed, name)
-		} else {
-			entries = append(entries, e)
+		h, empty, err := b.tree(c, plumbing.ZeroHash)
+		if err != nil {
+			return plumbing.ZeroHash, false, err
 		}
-	}
-	if len(removed) > 0 {
-		kept := entries[:0]
-		for _, e := range entries {
-			if !removed[e.Name] {
-				kept = append(kept, e)
-			}
+		if !empty {
+			entries = append(entries, object.TreeEntry{Name: name, Mode: filemode.Dir, Hash: h})
 		}
-		entries = kept
 	}
 	if len(entries) == 0 {
 		return plumbing.ZeroHash, true, nil

@@ -345,3 +345,74 @@ func TestBuildTouchesOnlyChangedPaths(t *testing.T) {
 		t.Fatalf("%d new objects, want 5", len(b.new))
 	}
 }
+
+// TestEditsKeepGitOrder edits trees whose names sort differently as files and as directories
+// ("a" vs "a.b" vs "a-b" vs "a/"), including a file turned into a directory and back; git fsck
+// --strict checks the order of every tree written.
+func TestEditsKeepGitOrder(t *testing.T) {
+	e := newEnv(t, map[string][]byte{
+		"d/a.b": []byte("1"), "d/a-b": []byte("2"), "d/a0": []byte("3"), "d/a": []byte("file a"), "d/b/x": []byte("4"),
+	})
+	r := openRepo(t, e.url)
+	ctx := context.Background()
+	steps := []struct {
+		change Change
+		want   map[string]string
+	}{
+		{ // file d/a becomes directory d/a
+			Change{Owned: []string{"d/a"}, Files: map[string][]byte{"d/a/in": []byte("in")}},
+			map[string]string{"d/a.b": "1", "d/a-b": "2", "d/a0": "3", "d/a/in": "in", "d/b/x": "4"},
+		},
+		{ // new names on both sides of it, and an existing one rewritten
+			Change{Files: map[string][]byte{"d/a+": []byte("5"), "d/a1": []byte("6"), "d/a.b": []byte("7"), "d/0": []byte("8")}},
+			map[string]string{"d/0": "8", "d/a+": "5", "d/a.b": "7", "d/a-b": "2", "d/a0": "3", "d/a1": "6", "d/a/in": "in", "d/b/x": "4"},
+		},
+		{ // and back to a file; d/b emptied away
+			Change{Owned: []string{"d/a", "d/b"}, Files: map[string][]byte{"d/a": []byte("file again")}},
+			map[string]string{"d/0": "8", "d/a+": "5", "d/a.b": "7", "d/a-b": "2", "d/a0": "3", "d/a1": "6", "d/a": "file again"},
+		},
+	}
+	for i, s := range steps {
+		if _, err := r.Apply(ctx, msg(fmt.Sprint("step ", i)), s.change); err != nil {
+			t.Fatal(err)
+		}
+		e.git(t, "fsck", "--strict", "--no-dangling")
+		assertFiles(t, e.files(t, "main"), s.want)
+	}
+}
+
+// TestStaleCloneRebuilds: a clone that last saw an old head builds on it first, finds out at
+// push time (or when its change looks like a no-op) and rebuilds on the server's head.
+func TestStaleCloneRebuilds(t *testing.T) {
+	e := newEnv(t, map[string][]byte{"README.md": []byte("env\n")})
+	ctx := context.Background()
+	a, b := openRepo(t, e.url), openRepo(t, e.url)
+	shopV1 := Change{Owned: []string{"apps/shop"}, Files: map[string][]byte{"apps/shop/d.yaml": []byte("v1")}}
+	shopV2 := Change{Owned: []string{"apps/shop"}, Files: map[string][]byte{"apps/shop/d.yaml": []byte("v2")}}
+	if _, err := a.Apply(ctx, msg("a: shop v1"), shopV1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Apply(ctx, msg("b: shop v2"), shopV2); err != nil {
+		t.Fatal(err)
+	}
+	// a's clone still holds v1, so v1 looks like no change to it; the server holds v2.
+	res, err := a.Apply(ctx, msg("a: shop v1 again"), shopV1)
+	if err != nil || !res.Changed || res.Attempts != 1 {
+		t.Fatalf("stale no-op: %+v %v", res, err)
+	}
+	if got := e.git(t, "show", "main:apps/shop/d.yaml"); got != "v1" {
+		t.Fatalf("shop = %q, want v1", got)
+	}
+	if _, err := b.Apply(ctx, msg("b: other"), Change{Files: map[string][]byte{"apps/other.yaml": []byte("o")}}); err != nil {
+		t.Fatal(err)
+	}
+	// a's head is stale again: the push is refused before any pack is sent, a rebuilds.
+	res, err = a.Apply(ctx, msg("a: shop v3"), Change{Owned: []string{"apps/shop"}, Files: map[string][]byte{"apps/shop/d.yaml": []byte("v3")}})
+	if err != nil || !res.Changed || res.Attempts != 1 {
+		t.Fatalf("stale push: %+v %v", res, err)
+	}
+	assertFiles(t, e.files(t, "main"), map[string]string{"README.md": "env", "apps/shop/d.yaml": "v3", "apps/other.yaml": "o"})
+	if n := e.git(t, "rev-list", "--count", "main"); n != "6" {
+		t.Fatalf("%s commits, want 6", n)
+	}
+}

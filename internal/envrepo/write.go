@@ -14,6 +14,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/format/packfile"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 )
@@ -22,35 +23,67 @@ import (
 var errStale = errors.New("env repo branch moved")
 
 // Apply commits changes to the configured branch with message msg and pushes the commit. A
-// change that leaves the tree as it is makes no commit (Result.Changed false). When another
-// writer pushed first, it fetches, rebuilds on the new head and retries; it never force-pushes.
+// change that leaves the tree as it is makes no commit (Result.Changed false). The first try
+// builds on the head this clone last saw, without asking the server; when another writer pushed
+// first, it fetches, rebuilds on the new head and retries. It never force-pushes.
 func (r *Repo) Apply(ctx context.Context, msg Message, changes ...Change) (Result, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	branch := r.cfg.Branch
+	optimistic := true
 	return r.retry(ctx, "apply", func(ctx context.Context) (Result, error) {
+		res, err := r.applyOnce(ctx, msg, changes, optimistic)
+		optimistic = false
+		return res, err
+	})
+}
+
+func (r *Repo) applyOnce(ctx context.Context, msg Message, changes []Change, optimistic bool) (Result, error) {
+	branch := r.cfg.Branch
+	var parent plumbing.Hash
+	synced := false
+	ref, err := r.store.Reference(trackingRef(branch))
+	if optimistic && err == nil {
+		parent = ref.Hash()
+	} else {
 		heads, err := r.sync(ctx, branch)
 		if err != nil {
 			return Result{}, err
 		}
-		parent := heads[branch]
+		parent, synced = heads[branch], true
+	}
+	for {
 		b, tree, err := r.build(parent, changes)
 		if err != nil {
 			return Result{}, err
 		}
-		if same, err := r.sameTree(parent, tree); err != nil || same {
-			return Result{Commit: hashString(parent)}, err
-		}
-		commit, err := r.commit(b, tree, msg, parent)
+		same, err := r.sameTree(parent, tree)
 		if err != nil {
 			return Result{}, err
 		}
-		if err := r.push(ctx, branchRef(branch), parent, commit, b); err != nil {
+		if !same {
+			commit, err := r.commit(b, tree, msg, parent)
+			if err != nil {
+				return Result{}, err
+			}
+			err = r.push(ctx, branchRef(branch), parent, commit, b)
+			if err == nil {
+				r.keep(b, branch, commit)
+				return Result{Changed: true, Commit: commit.String(), Parent: hashString(parent)}, nil
+			}
+			if !errors.Is(err, errStale) || synced {
+				return Result{}, err
+			}
+		} else if synced {
+			return Result{Commit: hashString(parent)}, nil
+		}
+		// Built on what this clone last saw, which is not the server's head (or may not be):
+		// look, and build again.
+		heads, err := r.sync(ctx, branch)
+		if err != nil {
 			return Result{}, err
 		}
-		r.keep(b, branch, commit)
-		return Result{Changed: true, Commit: commit.String(), Parent: hashString(parent)}, nil
-	})
+		parent, synced = heads[branch], true
+	}
 }
 
 // PushBranch points the bot-owned branch at a commit of base's head plus changes, creating or
@@ -291,13 +324,13 @@ func (r *Repo) push(ctx context.Context, ref plumbing.ReferenceName, old, new pl
 	if cur != old {
 		return fmt.Errorf("push %s: %w (now %s, built on %s)", ref, errStale, cur, old)
 	}
-	var pack bytes.Buffer
-	if _, err := packfile.NewEncoder(&pack, b.out, false).Encode(b.new, 0); err != nil {
+	pack, err := b.encodePack()
+	if err != nil {
 		return fmt.Errorf("push: encode pack: %w", err)
 	}
 	req := packp.NewReferenceUpdateRequestFromCapabilities(adv.Capabilities)
 	req.Commands = []*packp.Command{{Name: ref, Old: old, New: new}}
-	req.Packfile = io.NopCloser(&pack)
+	req.Packfile = io.NopCloser(bytes.NewReader(pack))
 	if _, err := sess.ReceivePack(ctx, req); err != nil {
 		return fmt.Errorf("push %s: %w", ref, err)
 	}
@@ -307,15 +340,22 @@ func (r *Repo) push(ctx context.Context, ref plumbing.ReferenceName, old, new pl
 // keep stores a pushed commit's objects in the local clone and advances the tracking ref, so
 // the next write needs no fetch. Failing to is harmless: the next sync fetches them.
 func (r *Repo) keep(b *builder, branch string, commit plumbing.Hash) {
-	for _, h := range b.new {
-		o, err := b.out.EncodedObject(plumbing.AnyObject, h)
-		if err == nil {
-			_, err = r.store.SetEncodedObject(o)
+	var err error
+	if pw, ok := r.store.(storer.PackfileWriter); ok && len(b.new) > 256 {
+		// Many objects (a first seed, a large re-render): one pack, not thousands of files.
+		var w io.WriteCloser
+		if w, err = pw.PackfileWriter(); err == nil {
+			_, err = packfile.NewEncoder(w, b.out, false).Encode(b.new, 0)
+			if cerr := w.Close(); err == nil {
+				err = cerr
+			}
 		}
-		if err != nil {
-			r.log.Warn("envrepo: keep pushed objects locally", "err", err)
-			return
-		}
+	} else {
+		err = b.writeLoose(r.cfg.Dir)
+	}
+	if err != nil {
+		r.log.Warn("envrepo: keep pushed objects locally", "err", err)
+		return
 	}
 	if err := r.store.SetReference(plumbing.NewHashReference(trackingRef(branch), commit)); err != nil {
 		r.log.Warn("envrepo: advance tracking ref", "err", err)
