@@ -18,6 +18,9 @@ const MaxCommentLen = 65536
 
 const docsURL = "https://docs.github.com/rest"
 
+// maxRequestLog bounds the request log Requests returns.
+const maxRequestLog = 10000
+
 func (s *Server) routes() {
 	m := http.NewServeMux()
 	h := func(pattern string, f func(*call)) {
@@ -110,6 +113,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, f func(*call)) {
 	s.mu.Lock()
 	c := &call{w: w, r: r, u: urls{root: s.root(r)}, owner: r.PathValue("owner"), repo: r.PathValue("repo")}
 	defer func() {
+		if len(s.log2) >= maxRequestLog { // bounded: `bot dev` runs for hours
+			s.log2 = append(s.log2[:0], s.log2[len(s.log2)-maxRequestLog/2:]...)
+		}
 		s.log2 = append(s.log2, Request{Method: r.Method, Path: r.URL.Path, User: c.user, Status: c.status})
 		s.mu.Unlock()
 		s.emit(c.events)

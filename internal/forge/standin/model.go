@@ -8,6 +8,18 @@
 // resumes) and answers reads the way GitHub does, with the fields GitHub's REST description
 // requires. It must not touch git or NATS: a merge calls the Merge hook (the git host merges in
 // the bare repo) and events go out through the Emit hook (`bot dev` signs and delivers them).
+//
+// Use:
+//
+//	gh, err := standin.New(standin.Options{Dir: dataDir, DevUser: "dev"})
+//	gh.URL = "http://" + addr                  // public root, for url/html_url fields
+//	gh.HeadOf = ...; gh.Merge = ...; gh.Emit = ... // git host and webhook emitter
+//	mux.Handle("/api/v3/", gh)
+//	client, err := forge.New(forge.Config{BaseURL: "http://" + addr + "/api/v3/", Token: "as:scorebot[bot]"})
+//
+// Tokens: "as:<login>" acts as login (what `bot dev comment --as USER` sends); SetToken maps
+// others; issued App tokens act as <slug>[bot]; anything else is DefaultBot unless RequireAuth.
+// Comments may be posted on any issue number (GitHub would need the issue to exist).
 package standin
 
 import (

@@ -157,7 +157,8 @@ var roleToPermission = map[string]string{
 	"admin": "admin", "maintain": "write", "write": "write", "triage": "read", "read": "read", "none": "none",
 }
 
-// Requests returns the API requests answered so far, oldest first.
+// Requests returns the API requests answered so far (the latest ones, up to 10,000), oldest
+// first.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
