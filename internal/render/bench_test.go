@@ -10,7 +10,7 @@ import (
 
 var (
 	genDir = flag.String("gen", "", "TestGenerateScores writes -n generated score files to this folder")
-	genN   = flag.Int("n", 200, "how many score files TestGenerateScores writes")
+	genN   = flag.Int("gen-count", 200, "how many score files TestGenerateScores writes")
 )
 
 // generatedScore is a workload with five resources: its own postgres, the redis shared by
@@ -67,7 +67,7 @@ func generatedFiles(n int) []ScoreFile {
 
 // TestGenerateScores writes generated score files for timing the whole command:
 //
-//	go test ./internal/render -run TestGenerateScores -gen /tmp/bench200 -n 200
+//	go test ./internal/render -run TestGenerateScores -gen /tmp/bench200 -gen-count 200
 func TestGenerateScores(t *testing.T) {
 	if *genDir == "" {
 		// Check the generator's output renders; the benchmark relies on it.

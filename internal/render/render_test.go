@@ -32,9 +32,6 @@ var environments = []string{"development", "staging", "production"}
 
 func loadRules(t testing.TB, dir string) *rules.Rules {
 	t.Helper()
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) && dir == exampleRules {
-		t.Skip("TODO(render): examples/rules is being written; remove this skip when it lands")
-	}
 	r, err := rules.Load(os.DirFS(dir))
 	if err != nil {
 		t.Fatalf("load rules %s: %v", dir, err)
@@ -168,14 +165,16 @@ func checkTree(t *testing.T, out *Output, base string) {
 	}
 }
 
+// appID names a fixture's app after its last meaningful path segment
+// ("examples__samples__traderx__trade-service__score.yaml" → "trade-service").
 func appID(name string) string {
-	s := strings.ToLower(strings.TrimSuffix(name, ".yaml"))
-	s = regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(s, "-")
-	s = strings.Trim(s, "-")
-	if len(s) > 40 {
-		s = strings.Trim(s[len(s)-40:], "-")
+	segs := strings.Split(strings.ToLower(strings.TrimSuffix(name, ".yaml")), "__")
+	id := segs[len(segs)-1]
+	if strings.HasPrefix(id, "score") && len(segs) > 1 {
+		id = strings.TrimSuffix(segs[len(segs)-2]+"-"+strings.TrimPrefix(id, "score"), "-")
 	}
-	return s
+	id = strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(id, "-"), "-")
+	return id
 }
 
 func TestLoadScoreFixtures(t *testing.T) {
@@ -370,17 +369,17 @@ func TestErrors(t *testing.T) {
 		{"not yaml", Input{Rules: rs, Env: "development", AppID: "x", Files: []ScoreFile{score("bad/score.yaml", "apiVersion: [\n")}}},
 		{"empty file", Input{Rules: rs, Env: "development", AppID: "x", Files: []ScoreFile{score("empty/score.yaml", "")}}},
 		{"schema", Input{Rules: rs, Env: "development", AppID: "x", Files: []ScoreFile{score("schema/score.yaml",
-			"apiVersion: score.dev/v1b1\nmetadata: {name: s}\ncontainers: {main: {imag: busybox}}\n")}}},
+			"apiVersion: score.dev/v1b1\nmetadata: {name: svc}\ncontainers: {main: {imag: busybox}}\n")}}},
 		{"wrong apiVersion", Input{Rules: rs, Env: "development", AppID: "x", Files: []ScoreFile{score("api/score.yaml",
-			"apiVersion: score.dev/v2\nmetadata: {name: s}\ncontainers: {main: {image: busybox}}\n")}}},
+			"apiVersion: score.dev/v2\nmetadata: {name: svc}\ncontainers: {main: {image: busybox}}\n")}}},
 		{"old list form without target", Input{Rules: rs, Env: "development", AppID: "x", Files: []ScoreFile{score("list/score.yaml",
-			"apiVersion: score.dev/v1b1\nmetadata: {name: s}\ncontainers: {main: {image: busybox, files: [{content: x}]}}\n")}}},
+			"apiVersion: score.dev/v1b1\nmetadata: {name: svc}\ncontainers: {main: {image: busybox, files: [{content: x}]}}\n")}}},
 		{"missing files.source", Input{Rules: rs, Env: "development", AppID: "x", Files: []ScoreFile{score("src/score.yaml",
-			"apiVersion: score.dev/v1b1\nmetadata: {name: s}\ncontainers: {main: {image: busybox, files: {/etc/x: {source: x.txt}}}}\n")}}},
+			"apiVersion: score.dev/v1b1\nmetadata: {name: svc}\ncontainers: {main: {image: busybox, files: {/etc/x: {source: x.txt}}}}\n")}}},
 		{"unknown placeholder", Input{Rules: rs, Env: "development", AppID: "x", Files: []ScoreFile{score("ph/score.yaml",
-			"apiVersion: score.dev/v1b1\nmetadata: {name: s}\ncontainers: {main: {image: busybox, variables: {A: '${resources.nope.x}', B: '${foo.bar}'}}}\n")}}},
+			"apiVersion: score.dev/v1b1\nmetadata: {name: svc}\ncontainers: {main: {image: busybox, variables: {A: '${resources.nope.x}', B: '${foo.bar}'}}}\n")}}},
 		{"no definition for a resource type", Input{Rules: rs, Env: "development", AppID: "x", Files: []ScoreFile{score("res/score.yaml",
-			"apiVersion: score.dev/v1b1\nmetadata: {name: s}\ncontainers: {main: {image: busybox}}\nresources: {thing: {type: no-such-type}}\n")}}},
+			"apiVersion: score.dev/v1b1\nmetadata: {name: svc}\ncontainers: {main: {image: busybox}}\nresources: {thing: {type: no-such-type}}\n")}}},
 	}
 	var msgs bytes.Buffer
 	for _, c := range cases {

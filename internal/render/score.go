@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -36,7 +37,7 @@ const maxSchemaErrors = 8
 func LoadScore(path string, data []byte, readFile func(rel string) ([]byte, error)) (*types.Workload, error) {
 	var raw map[string]any
 	//nolint:staticcheck // score-go's parser (yaml.v3), as score-k8s uses it
-	if err := loader.ParseYAML(&raw, bytes.NewReader(data)); err != nil {
+	if err := loader.ParseYAML(&raw, bytes.NewReader(data)); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s: not valid YAML: %v: fix the YAML syntax: %w", path, err, ErrInvalidScore)
 	}
 	if raw == nil {

@@ -4,20 +4,32 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
 
 	yamlv2 "go.yaml.in/yaml/v2"
 
 	"github.com/scorebot/scorebot/internal/render/manifest"
 )
 
-// marshal gives the same bytes as manifest.Marshal, about three times faster: that one goes
-// through sigs.k8s.io/yaml (JSON encode, parse the JSON as YAML, encode), this one hands the
-// JSON-compatible document straight to the same YAML encoder (go.yaml.in/yaml/v2, which sorts
-// map keys the same way). Documents holding anything but JSON-compatible values take the
-// slow path. TestMarshalMatchesManifest and the render tests hold the two to the same output.
+// marshal gives the same bytes as manifest.Marshal, several times faster. manifest.Marshal
+// goes through sigs.k8s.io/yaml (JSON encode, parse the JSON as YAML, encode with
+// go.yaml.in/yaml/v2). Most rendered objects hold only plain scalars (names, labels,
+// images, ports), which marshal writes itself in yaml/v2's block style and key order; any
+// document with a scalar it is not sure about is handed to yaml/v2 directly (the same
+// encoder, minus the JSON round trip), and anything not JSON-compatible to manifest.Marshal.
+// TestMarshalMatchesManifest and the render tests hold all paths to the same output.
 func marshal(o manifest.Object) ([]byte, error) {
 	if !jsonCompatible(o.Doc, 0) {
 		return manifest.Marshal(o)
+	}
+	if simpleDoc(o.Doc) {
+		var b bytes.Buffer
+		b.Grow(1024)
+		writeMap(&b, o.Doc, 0)
+		return b.Bytes(), nil
 	}
 	b, err := yamlv2.Marshal(o.Doc)
 	if err != nil {
@@ -27,6 +39,212 @@ func marshal(o manifest.Object) ([]byte, error) {
 		b = append(b, '\n')
 	}
 	return b, nil
+}
+
+// simpleDoc reports whether every key and string value is a plainScalar (or empty) and every
+// number an integer, so that writeMap's output is what yaml/v2 writes.
+func simpleDoc(v any) bool {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, c := range v {
+			if !plainScalar(k) || !simpleDoc(c) {
+				return false
+			}
+		}
+	case []any:
+		for _, c := range v {
+			if !simpleDoc(c) {
+				return false
+			}
+		}
+	case string:
+		return v == "" || plainScalar(v)
+	case float64:
+		return false
+	}
+	return true
+}
+
+// plainScalar reports whether yaml/v2 writes s as a plain scalar, unquoted and on one line,
+// judged conservatively: printable ASCII without spaces, quotes or comment and flow
+// indicators; starting with a letter (then it must not be a YAML 1.1 bool or null word) or
+// with a digit followed somewhere by a letter no number or timestamp can hold ("128Mi",
+// "100m"); no ':' at the end.
+func plainScalar(s string) bool {
+	if s == "" || s[len(s)-1] == ':' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '.', c == '_', c == '/', c == '-', c == ':', c == '=', c == '+', c == '@':
+			if c == ':' && i+1 < len(s) && s[i+1] == ' ' {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	c := s[0]
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		switch strings.ToLower(s) {
+		case "y", "n", "yes", "no", "true", "false", "on", "off", "null":
+			return false
+		}
+		return true
+	case c >= '0' && c <= '9':
+		// Letters a number, float or timestamp can hold: hex digits, base prefixes,
+		// exponents, the T and Z of timestamps, inf and nan.
+		return strings.IndexFunc(s, func(r rune) bool {
+			return (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') && !strings.ContainsRune("abcdefABCDEFxXoOtTzZinINeE", r)
+		}) >= 0
+	}
+	return false
+}
+
+// lessKey is yaml/v2's order of string map keys: rune by rune; letters before anything
+// else; runs of digits compared by value.
+func lessKey(a, b string) bool {
+	ar, br := []rune(a), []rune(b)
+	for i := 0; i < len(ar) && i < len(br); i++ {
+		if ar[i] == br[i] {
+			continue
+		}
+		al, bl := unicode.IsLetter(ar[i]), unicode.IsLetter(br[i])
+		if al && bl {
+			return ar[i] < br[i]
+		}
+		if al || bl {
+			return bl
+		}
+		var an, bn int64
+		if ar[i] == '0' || br[i] == '0' {
+			// A zero inside a number (not a leading zero) counts as a digit of it.
+			for j := i - 1; j >= 0 && unicode.IsDigit(ar[j]); j-- {
+				if ar[j] != '0' {
+					an, bn = 1, 1
+					break
+				}
+			}
+		}
+		ai, bi := i, i
+		for ; ai < len(ar) && unicode.IsDigit(ar[ai]); ai++ {
+			an = an*10 + int64(ar[ai]-'0')
+		}
+		for ; bi < len(br) && unicode.IsDigit(br[bi]); bi++ {
+			bn = bn*10 + int64(br[bi]-'0')
+		}
+		if an != bn {
+			return an < bn
+		}
+		if ai != bi {
+			return ai < bi
+		}
+		return ar[i] < br[i]
+	}
+	return len(ar) < len(br)
+}
+
+func writeIndent(b *bytes.Buffer, n int) {
+	for range n {
+		b.WriteByte(' ')
+	}
+}
+
+// writeScalar writes a scalar of a simpleDoc.
+func writeScalar(b *bytes.Buffer, v any) {
+	switch v := v.(type) {
+	case nil:
+		b.WriteString("null")
+	case bool:
+		b.WriteString(strconv.FormatBool(v))
+	case int64:
+		b.WriteString(strconv.FormatInt(v, 10))
+	case int:
+		b.WriteString(strconv.Itoa(v))
+	case string:
+		if v == "" {
+			b.WriteString(`""`)
+		} else {
+			b.WriteString(v)
+		}
+	}
+}
+
+// writeMap writes a non-empty or empty map whose first key starts at the current position
+// (the caller wrote the indent, or "- "); later keys are indented by indent.
+func writeMap(b *bytes.Buffer, m map[string]any, indent int) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(x, y string) int {
+		switch {
+		case lessKey(x, y):
+			return -1
+		case lessKey(y, x):
+			return 1
+		}
+		return 0
+	})
+	for i, k := range keys {
+		if i > 0 {
+			writeIndent(b, indent)
+		}
+		b.WriteString(k)
+		b.WriteByte(':')
+		writeValue(b, m[k], indent, false)
+	}
+}
+
+// writeValue writes what follows "key:" (inSeq false) or "-" (inSeq true).
+func writeValue(b *bytes.Buffer, v any, indent int, inSeq bool) {
+	switch v := v.(type) {
+	case map[string]any:
+		if len(v) == 0 {
+			b.WriteString(" {}\n")
+			return
+		}
+		if inSeq {
+			b.WriteByte(' ')
+			writeMap(b, v, indent+2)
+			return
+		}
+		b.WriteByte('\n')
+		writeIndent(b, indent+2)
+		writeMap(b, v, indent+2)
+	case []any:
+		if len(v) == 0 {
+			b.WriteString(" []\n")
+			return
+		}
+		if inSeq {
+			b.WriteByte(' ')
+			writeSeq(b, v, indent+2)
+			return
+		}
+		b.WriteByte('\n')
+		writeIndent(b, indent)
+		writeSeq(b, v, indent)
+	default:
+		b.WriteByte(' ')
+		writeScalar(b, v)
+		b.WriteByte('\n')
+	}
+}
+
+// writeSeq writes a non-empty sequence whose first "-" goes at the current position; later
+// ones are indented by indent.
+func writeSeq(b *bytes.Buffer, s []any, indent int) {
+	for i, v := range s {
+		if i > 0 {
+			writeIndent(b, indent)
+		}
+		b.WriteByte('-')
+		writeValue(b, v, indent, true)
+	}
 }
 
 // jsonCompatible reports whether v holds only what encoding/json decodes into: maps with
@@ -51,7 +269,8 @@ func jsonCompatible(v any, depth int) bool {
 		}
 		return true
 	case float64:
-		return !math.IsNaN(v) && !math.IsInf(v, 0)
+		// An integral float goes through JSON as an integer; leave it to manifest.Marshal.
+		return !math.IsNaN(v) && !math.IsInf(v, 0) && v != math.Trunc(v)
 	case string, bool, nil, int64, int:
 		return true
 	}
