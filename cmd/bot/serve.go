@@ -1,12 +1,138 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/scorebot/scorebot/internal/config"
+	"github.com/scorebot/scorebot/internal/events"
+	"github.com/scorebot/scorebot/internal/server"
 )
 
-// runServe is not built yet; its owner replaces this file.
+const serveUsage = `Usage: bot serve [--config FILE] [flags]
+
+Runs the bot: GitHub webhooks in on POST /webhooks/github, stored exactly once per delivery on
+NATS JetStream (an embedded server storing under --data-dir, or --nats-url), and the workers.
+Also serves /healthz, /readyz and /metrics.
+
+Every flag can also come from the environment (SCOREBOT_ + the flag name in upper case with _
+for -, e.g. SCOREBOT_WEBHOOK_SECRET_FILE) or from the YAML config file (keys are the flag
+names). A flag beats the environment, which beats the file, which beats the default.
+
+Flags:
+`
+
+// serveEnvPrefix prefixes the environment variable of every serve flag.
+const serveEnvPrefix = "SCOREBOT"
+
+// runServe implements `bot serve`.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("not implemented yet")
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFile := fs.String("config", "", "YAML config `FILE` (env SCOREBOT_CONFIG)")
+	listen := fs.String("listen", ":8080", "HTTP listen `ADDR`")
+	secretFile := fs.String("webhook-secret-file", "", "`FILE` holding the GitHub webhook secret (required unless --role workers)")
+	dataDir := fs.String("data-dir", "data", "`DIR` for the embedded NATS store and worker state")
+	role := fs.String("role", server.RoleAll, "`ROLE`: all, webhooks or workers")
+	natsURL := fs.String("nats-url", "", "external NATS `URL`s, comma-separated (default: embedded server)")
+	natsCreds := fs.String("nats-creds", "", "NATS credentials `FILE` (JWT + nkey)")
+	natsCA := fs.String("nats-tls-ca", "", "CA `FILE` to verify the NATS server")
+	natsCert := fs.String("nats-tls-cert", "", "client certificate `FILE` for NATS")
+	natsKey := fs.String("nats-tls-key", "", "client key `FILE` for NATS")
+	natsListen := fs.String("nats-listen", "", "also expose the embedded NATS server on `HOST:PORT` (e.g. 127.0.0.1:4222)")
+	replicas := fs.Int("nats-replicas", 1, "replicas of the streams and KV bucket (3 on a 3-node cluster)")
+	publishTimeout := fs.Duration("publish-timeout", 5*time.Second, "how long a webhook may wait for NATS before 503")
+	logLevel := fs.String("log-level", "info", "`LEVEL`: debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), serveUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "bot serve: unexpected arguments %q\n", fs.Args())
+		return errUsage
+	}
+	if *configFile == "" {
+		*configFile = os.Getenv(config.EnvName(serveEnvPrefix, "config"))
+	}
+	if err := config.Apply(fs, serveEnvPrefix, os.LookupEnv, *configFile, "config"); err != nil {
+		return err
+	}
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", *logLevel)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	var secret []byte
+	if *role != server.RoleWorkers {
+		var err error
+		if secret, err = readSecret(*secretFile); err != nil {
+			return err
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := server.New(server.Config{
+		Listen:  *listen,
+		Secret:  secret,
+		DataDir: *dataDir,
+		NATS: events.ConnectOptions{
+			URL: *natsURL, CredsFile: *natsCreds,
+			TLSCAFile: *natsCA, TLSCertFile: *natsCert, TLSKeyFile: *natsKey,
+		},
+		EmbeddedListen: *natsListen,
+		Replicas:       *replicas,
+		Role:           *role,
+		PublishTimeout: *publishTimeout,
+		Logger:         log,
+		Registry:       reg,
+	})
+	if err != nil {
+		return err
+	}
+	srv.Workers = pipelineWorkers(*dataDir, log, reg)
+	return srv.Run(ctx)
+}
+
+// pipelineWorkers returns the workers `bot serve` runs beside the intake (role all or
+// workers), or nil for none. The pipeline (internal/pipeline) plugs in here: it gets a
+// JetStream handle once SCOREBOT_EVENTS exists and must return when ctx ends.
+func pipelineWorkers(dataDir string, log *slog.Logger, reg prometheus.Registerer) func(ctx context.Context, js jetstream.JetStream) error {
+	_, _, _ = dataDir, log, reg
+	return nil
+}
+
+// readSecret reads the webhook secret from path, without its trailing newline.
+func readSecret(path string) ([]byte, error) {
+	if path == "" {
+		return nil, errors.New("no webhook secret: set --webhook-secret-file (or SCOREBOT_WEBHOOK_SECRET_FILE, or webhook-secret-file in the config file) to a file holding the secret configured on the GitHub App or webhook")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("webhook secret: %w", err)
+	}
+	b = bytes.TrimRight(b, "\r\n")
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil, fmt.Errorf("webhook secret file %s is empty: put the secret configured on the GitHub App or webhook in it", path)
+	}
+	return b, nil
 }
