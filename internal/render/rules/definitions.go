@@ -27,7 +27,46 @@ const WorkloadType = "workload"
 func FuncMap() template.FuncMap {
 	m := sprig.TxtFuncMap()
 	m["encodeSecretRef"] = secretref.Encode
+	for name, why := range impureFuncs {
+		m[name] = refuse(name, why)
+	}
 	return m
+}
+
+// impureFuncs are sprig functions a rules template may not call: rendering must be pure
+// (same inputs, same bytes) and must not read the bot's environment, clock or network.
+// Random functions are not here: package provision replaces them with ones seeded from
+// stable inputs.
+var impureFuncs = map[string]string{
+	"env":                      "it reads the bot's process environment, which may hold credentials",
+	"expandenv":                "it reads the bot's process environment, which may hold credentials",
+	"getHostByName":            "it queries DNS at render time",
+	"now":                      "it reads the clock, so every render would differ",
+	"date":                     "it formats the clock or a given time; format a fixed value with toDate instead",
+	"dateInZone":               "it reads the clock or time zone data",
+	"date_in_zone":             "it reads the clock or time zone data",
+	"ago":                      "it reads the clock",
+	"unixEpoch":                "it reads the clock",
+	"htmlDate":                 "it reads the clock",
+	"htmlDateInZone":           "it reads the clock",
+	"genPrivateKey":            "it generates a key at random, and a key must never be written to Git",
+	"genCA":                    "it generates a key at random, and a key must never be written to Git",
+	"genCAWithKey":             "it generates a certificate at random",
+	"genSelfSignedCert":        "it generates a key at random, and a key must never be written to Git",
+	"genSelfSignedCertWithKey": "it generates a certificate at random",
+	"genSignedCert":            "it generates a key at random, and a key must never be written to Git",
+	"genSignedCertWithKey":     "it generates a certificate at random",
+	"bcrypt":                   "it salts at random",
+	"htpasswd":                 "it salts at random",
+}
+
+// refuse returns a template function that fails with a message saying why name is not
+// allowed and what to do instead.
+func refuse(name, why string) func(...any) (string, error) {
+	return func(...any) (string, error) {
+		return "", fmt.Errorf("function %q is not allowed in rules templates: %s; "+
+			"provide the value through an ExternalSecret, a cert-manager Certificate or an echo definition instead", name, why)
+	}
 }
 
 var templateFields = []string{"init", "state", "shared", "outputs", "manifests"}
