@@ -13,7 +13,8 @@ import (
 	"github.com/go-git/go-git/v5/storage/memory"
 )
 
-// Change replaces everything under each Owned path prefix with the Files under it. Files
+// Change replaces everything under each Owned path prefix (a folder, with or without a trailing
+// slash, or a file) with the Files under it. Files
 // outside every Owned prefix are written one by one, leaving their siblings alone. Paths are
 // slash-separated and relative to the repo root. It matches render.Output{Files, Owned}.
 type Change struct {
@@ -97,7 +98,8 @@ func (b *builder) plan(changes []Change) (*node, error) {
 		owned := append([]string(nil), ch.Owned...)
 		sort.Strings(owned)
 		for _, p := range owned {
-			segs, err := cleanPath("owned prefix", p)
+			// A folder may be written with a trailing slash, as render.Output.Owned does.
+			segs, err := cleanPath("owned prefix", strings.TrimSuffix(p, "/"))
 			if err != nil {
 				return nil, err
 			}

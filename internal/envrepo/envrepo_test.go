@@ -97,7 +97,7 @@ func TestApplyWritesOnlyTheChangeAndSkipsNoop(t *testing.T) {
 	ctx := context.Background()
 	seed, _ := e.host.Head(ctx, "env", "main")
 
-	change := Change{Owned: []string{"apps/dev/shop"}, Files: map[string][]byte{
+	change := Change{Owned: []string{"apps/dev/shop/", "clusters/dev/shop.yaml"}, Files: map[string][]byte{
 		"apps/dev/shop/deploy.yaml":  []byte("shop v1\n"),
 		"apps/dev/shop/svc/svc.yaml": []byte("svc\n"),
 		"clusters/dev/shop.yaml":     []byte("ks\n"),
@@ -212,6 +212,8 @@ func TestInvalidPathsArePermanent(t *testing.T) {
 	for _, ch := range []Change{
 		{Owned: []string{"/abs"}},
 		{Owned: []string{"apps/../x"}},
+		{Owned: []string{"apps//x/"}},
+		{Owned: []string{""}},
 		{Files: map[string][]byte{"a/.git/config": nil}},
 		{Files: map[string][]byte{"a/": nil}},
 		{Files: map[string][]byte{"x": nil, "x/y": nil}},

@@ -26,13 +26,22 @@ func packType(t plumbing.ObjectType) (byte, error) {
 	return 0, fmt.Errorf("cannot pack object type %s", t)
 }
 
-func deflate(w io.Writer, o plumbing.EncodedObject, header []byte) error {
-	zw, err := zlib.NewWriterLevel(w, zlib.BestSpeed)
-	if err != nil {
-		return err
+// deflater compresses objects one after another with one reused zlib writer (a new flate
+// writer costs about a megabyte of allocations).
+type deflater struct{ zw *zlib.Writer }
+
+func (d *deflater) deflate(w io.Writer, o plumbing.EncodedObject, header []byte) error {
+	if d.zw == nil {
+		zw, err := zlib.NewWriterLevel(w, zlib.BestSpeed)
+		if err != nil {
+			return err
+		}
+		d.zw = zw
+	} else {
+		d.zw.Reset(w)
 	}
 	if len(header) > 0 {
-		if _, err := zw.Write(header); err != nil {
+		if _, err := d.zw.Write(header); err != nil {
 			return err
 		}
 	}
@@ -41,15 +50,16 @@ func deflate(w io.Writer, o plumbing.EncodedObject, header []byte) error {
 		return err
 	}
 	defer r.Close()
-	if _, err := io.Copy(zw, r); err != nil {
+	if _, err := io.Copy(d.zw, r); err != nil {
 		return err
 	}
-	return zw.Close()
+	return d.zw.Close()
 }
 
 // encodePack writes a version 2 pack of the builder's new objects, undeltified.
 func (b *builder) encodePack() ([]byte, error) {
 	var buf bytes.Buffer
+	var d deflater
 	buf.WriteString("PACK")
 	_ = binary.Write(&buf, binary.BigEndian, uint32(2))
 	_ = binary.Write(&buf, binary.BigEndian, uint32(len(b.new)))
@@ -71,7 +81,7 @@ func (b *builder) encodePack() ([]byte, error) {
 			size >>= 7
 		}
 		buf.WriteByte(c)
-		if err := deflate(&buf, o, nil); err != nil {
+		if err := d.deflate(&buf, o, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -82,6 +92,7 @@ func (b *builder) encodePack() ([]byte, error) {
 
 // writeLoose stores the builder's new objects as loose objects under dir (a bare repo).
 func (b *builder) writeLoose(dir string) error {
+	var d deflater
 	for _, h := range b.new {
 		hex := h.String()
 		path := filepath.Join(dir, "objects", hex[:2], hex[2:])
@@ -100,7 +111,7 @@ func (b *builder) writeLoose(dir string) error {
 			return err
 		}
 		header := fmt.Appendf(nil, "%s %d\x00", o.Type(), o.Size())
-		err = deflate(tmp, o, header)
+		err = d.deflate(tmp, o, header)
 		if cerr := tmp.Close(); err == nil {
 			err = cerr
 		}
