@@ -31,7 +31,7 @@ func marshal(o manifest.Object) ([]byte, error) {
 		writeMap(&b, o.Doc, 0)
 		return b.Bytes(), nil
 	}
-	b, err := yamlv2.Marshal(o.Doc)
+	b, err := yamlv2.Marshal(ordered(o.Doc))
 	if err != nil {
 		return nil, fmt.Errorf("%s: encode %s %s: %w", o.Source, o.Kind(), o.Name(), err)
 	}
@@ -173,14 +173,18 @@ func writeScalar(b *bytes.Buffer, v any) {
 	}
 }
 
-// writeMap writes a non-empty or empty map whose first key starts at the current position
-// (the caller wrote the indent, or "- "); later keys are indented by indent.
-func writeMap(b *bytes.Buffer, m map[string]any, indent int) {
+// sortedMapKeys orders keys as yaml/v2 does (lessKey), deterministically: yaml/v2's
+// comparator is not a strict order for some key sets (a1b < a9 < a10 < a1b), and there
+// its output follows Go's random map order. Keys are put in byte order first and then
+// sorted stably, so such sets always come out the same; everywhere else the order is
+// yaml/v2's.
+func sortedMapKeys(m map[string]any) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(x, y string) int {
+	slices.Sort(keys)
+	slices.SortStableFunc(keys, func(x, y string) int {
 		switch {
 		case lessKey(x, y):
 			return -1
@@ -189,7 +193,33 @@ func writeMap(b *bytes.Buffer, m map[string]any, indent int) {
 		}
 		return 0
 	})
-	for i, k := range keys {
+	return keys
+}
+
+// ordered turns maps into yaml/v2 MapSlices in sortedMapKeys order, so that the yaml/v2
+// path is deterministic too.
+func ordered(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		ms := make(yamlv2.MapSlice, 0, len(v))
+		for _, k := range sortedMapKeys(v) {
+			ms = append(ms, yamlv2.MapItem{Key: k, Value: ordered(v[k])})
+		}
+		return ms
+	case []any:
+		out := make([]any, len(v))
+		for i, c := range v {
+			out[i] = ordered(c)
+		}
+		return out
+	}
+	return v
+}
+
+// writeMap writes a non-empty or empty map whose first key starts at the current position
+// (the caller wrote the indent, or "- "); later keys are indented by indent.
+func writeMap(b *bytes.Buffer, m map[string]any, indent int) {
+	for i, k := range sortedMapKeys(m) {
 		if i > 0 {
 			writeIndent(b, indent)
 		}
