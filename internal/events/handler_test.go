@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -227,6 +228,7 @@ func (in *intake) postNoFatal(event, delivery string, body []byte) int {
 	if err != nil {
 		return 0
 	}
+	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
 }
@@ -253,6 +255,7 @@ func (in *intake) post(event, delivery string, body []byte, hdr map[string]strin
 	if err != nil {
 		in.t.Fatal(err)
 	}
+	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
 }
