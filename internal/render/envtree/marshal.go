@@ -41,13 +41,13 @@ func marshal(o manifest.Object) ([]byte, error) {
 	return b, nil
 }
 
-// simpleDoc reports whether every key and string value is a plainScalar (or empty) and every
-// number an integer, so that writeMap's output is what yaml/v2 writes.
+// simpleDoc reports whether every key and string value is one writeScalar writes as
+// yaml/v2 would (see scalarStyle), and no number is a float.
 func simpleDoc(v any) bool {
 	switch v := v.(type) {
 	case map[string]any:
 		for k, c := range v {
-			if !plainScalar(k) || !simpleDoc(c) {
+			if scalarStyle(k) != plain || !simpleDoc(c) {
 				return false
 			}
 		}
@@ -58,50 +58,84 @@ func simpleDoc(v any) bool {
 			}
 		}
 	case string:
-		return v == "" || plainScalar(v)
+		return scalarStyle(v) != unsure
 	case float64:
 		return false
 	}
 	return true
 }
 
-// plainScalar reports whether yaml/v2 writes s as a plain scalar, unquoted and on one line,
-// judged conservatively: printable ASCII without spaces, quotes or comment and flow
-// indicators; starting with a letter (then it must not be a YAML 1.1 bool or null word) or
-// with a digit followed somewhere by a letter no number or timestamp can hold ("128Mi",
-// "100m"); no ':' at the end.
-func plainScalar(s string) bool {
-	if s == "" || s[len(s)-1] == ':' {
-		return false
+type style int
+
+const (
+	unsure       style = iota // leave it to yaml/v2
+	plain                     // written as is
+	doubleQuoted              // written in double quotes, nothing to escape
+)
+
+// yaml11Words are the plain scalars YAML 1.1 reads as booleans or null: yaml/v2 quotes them.
+var yaml11Words = map[string]bool{
+	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true, "n": true, "N": true, "no": true, "No": true, "NO": true,
+	"true": true, "True": true, "TRUE": true, "false": true, "False": true, "FALSE": true,
+	"on": true, "On": true, "ON": true, "off": true, "Off": true, "OFF": true, "null": true, "Null": true, "NULL": true,
+}
+
+// scalarStyle says how yaml/v2 writes the string s, judged conservatively (unsure when in
+// doubt). Double-quoted: "" and the YAML 1.1 bool and null words, and strings of digits
+// (they read as numbers). Plain: printable ASCII without spaces, quotes, comment or flow
+// indicators, not ending in ':', that starts with a letter (and is not one of those words),
+// with '/' or "./", with '-' or "--" and a letter, or with a digit and holds a letter no
+// number or timestamp can hold ("128Mi", "100m").
+func scalarStyle(s string) style {
+	if s == "" || yaml11Words[s] {
+		return doubleQuoted
 	}
+	digits := true
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c == '.', c == '_', c == '/', c == '-', c == ':', c == '=', c == '+', c == '@':
-			if c == ':' && i+1 < len(s) && s[i+1] == ' ' {
-				return false
+		case c >= '0' && c <= '9':
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '.', c == '_', c == '/', c == '-', c == '=', c == '+', c == '@':
+			digits = false
+		case c == ':':
+			digits = false
+			if i+1 == len(s) || s[i+1] == ' ' {
+				return unsure
 			}
 		default:
-			return false
+			return unsure
 		}
 	}
-	c := s[0]
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
-		switch strings.ToLower(s) {
-		case "y", "n", "yes", "no", "true", "false", "on", "off", "null":
-			return false
+	if digits {
+		return doubleQuoted
+	}
+	letter := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+	switch c := s[0]; {
+	case letter(c):
+		if yaml11Words[strings.ToLower(s)] {
+			return unsure // "yES": yaml/v2 writes it plain, but why be clever
 		}
-		return true
+		return plain
+	case c == '/':
+		return plain
+	case c == '.':
+		if len(s) > 1 && s[1] == '/' {
+			return plain
+		}
+	case c == '-':
+		if len(s) > 1 && letter(s[1]) || len(s) > 2 && s[1] == '-' && letter(s[2]) {
+			return plain
+		}
 	case c >= '0' && c <= '9':
 		// Letters a number, float or timestamp can hold: hex digits, base prefixes,
 		// exponents, the T and Z of timestamps, inf and nan.
-		return strings.IndexFunc(s, func(r rune) bool {
+		if strings.IndexFunc(s, func(r rune) bool {
 			return (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') && !strings.ContainsRune("abcdefABCDEFxXoOtTzZinINeE", r)
-		}) >= 0
+		}) >= 0 {
+			return plain
+		}
 	}
-	return false
+	return unsure
 }
 
 // lessKey is yaml/v2's order of string map keys: rune by rune; letters before anything
@@ -165,8 +199,10 @@ func writeScalar(b *bytes.Buffer, v any) {
 	case int:
 		b.WriteString(strconv.Itoa(v))
 	case string:
-		if v == "" {
-			b.WriteString(`""`)
+		if scalarStyle(v) == doubleQuoted {
+			b.WriteByte('"')
+			b.WriteString(v)
+			b.WriteByte('"')
 		} else {
 			b.WriteString(v)
 		}

@@ -38,7 +38,7 @@ func TestMarshalMatchesManifest(t *testing.T) {
 }
 
 // TestMarshalRandomDocs compares marshal with manifest.Marshal on generated documents built
-// from scalars near the edges of plainScalar (a fixed seed: the same documents every run).
+// from scalars near the edges of scalarStyle (a fixed seed: the same documents every run).
 func TestMarshalRandomDocs(t *testing.T) {
 	scalars := []any{
 		"", "a", "y", "Yes", "no", "ON", "null", "Null", "~", "true", "x1", "1x", "128Mi", "100m", "0.5", "1e3", "1E3",
@@ -47,6 +47,7 @@ func TestMarshalRandomDocs(t *testing.T) {
 		"nan", "NaN", "a b", "a #b", "a\nb", "a\n", "é", "a\tb", "'q'", "\"q\"", "a,b", "[x]", "{x}", "x*", "&x", "!x",
 		"%x", "`x", "|x", ">x", "#x", "?x", "a?", "0c21646d-2ff5", "0", "00", "07", "1.", ".5", "+1", "-1", "+x",
 		"ghcr.io/acme/svc:1.0.0", "redis-shared:6379", "${x}", "$(X)", "a_b", "A_B", "k8s.io/name", "a.b/c-d",
+		"/", "./apps/x", ".x/", "--save", "-d", "-U", "--", "---x", "-1", "-", "--1", "5432", "0644", "08", "1", "YES", "yES", "No", "~x",
 		int64(0), int64(-3), int64(12345678901), true, false, nil, 1.5, -0.25, 1e-7, 2.5e+21,
 	}
 	keys := []string{"a", "b", "a10", "a9", "a09", "a010", "B", "_", "-", "1", "10", "2", "é", "z", "name", "app.kubernetes.io/name", "x y", "yes", "", "0a"}
