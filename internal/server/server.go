@@ -264,10 +264,10 @@ func (s *Server) Run(ctx context.Context) error {
 	workersWG.Wait()
 	wg.Wait()
 	closeNATS()
-	if cause != nil && !errors.Is(cause, context.Canceled) {
-		return cause
+	if ctx.Err() != nil { // asked to stop (SIGTERM): a clean exit
+		return nil
 	}
-	return nil
+	return cause
 }
 
 // ensureLoop creates or updates the streams until it succeeds, calls first once, and does it
