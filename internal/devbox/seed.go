@@ -1,0 +1,190 @@
+package devbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	gogit "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/scorebot/scorebot/internal/githost"
+)
+
+// platformFile is the rules repo's platform file, whose envRepo.url points at the env repo.
+const platformFile = "platform.yaml"
+
+const envReadme = `# env
+
+The env repo of the ` + "`bot dev`" + ` sandbox: Scorebot commits the rendered apps here, one folder
+per environment and app, the way Flux reads them.
+`
+
+// seed creates the demo repos on a first start, and on every start points the rules repo's
+// env repo at this sandbox (the address may have changed).
+func (s *Sandbox) seed(ctx context.Context) error {
+	if !s.git.Exists(RepoApp) {
+		files, err := readDir(filepath.Join(s.cfg.ExamplesDir, "apps", s.cfg.App))
+		if err != nil {
+			return fmt.Errorf("seed %s from example app %q: %w (pick one of %s with --app)", RepoApp, s.cfg.App, err, filepath.Join(s.cfg.ExamplesDir, "apps"))
+		}
+		if _, err := s.git.Seed(RepoApp, files, "Example app "+s.cfg.App+" from Scorebot's examples/apps"); err != nil {
+			return fmt.Errorf("seed %s: %w", RepoApp, err)
+		}
+	}
+	if !s.git.Exists(RepoEnv) {
+		if _, err := s.git.Seed(RepoEnv, map[string][]byte{"README.md": []byte(envReadme)}, "Empty env repo"); err != nil {
+			return fmt.Errorf("seed %s: %w", RepoEnv, err)
+		}
+	}
+	if !s.git.Exists(RepoRules) {
+		files, err := readDir(filepath.Join(s.cfg.ExamplesDir, "rules"))
+		if err != nil {
+			return fmt.Errorf("seed %s from examples: %w", RepoRules, err)
+		}
+		if files[platformFile], err = pointEnvRepo(files[platformFile], s.CloneURL(RepoEnv)); err != nil {
+			return fmt.Errorf("seed %s: %w", RepoRules, err)
+		}
+		if _, err := s.git.Seed(RepoRules, files, "Example rules from Scorebot's examples/rules, env repo "+s.CloneURL(RepoEnv)); err != nil {
+			return fmt.Errorf("seed %s: %w", RepoRules, err)
+		}
+		return nil
+	}
+	files, err := headFiles(s.git.Dir(RepoRules), githost.DefaultBranch)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", RepoRules, err)
+	}
+	platform, ok := files[platformFile]
+	if !ok {
+		return nil // the developer moved things around; leave their rules alone
+	}
+	updated, err := pointEnvRepo(platform, s.CloneURL(RepoEnv))
+	if err != nil {
+		return fmt.Errorf("%s of repo %s: %w", platformFile, RepoRules, err)
+	}
+	if bytes.Equal(updated, platform) {
+		return nil
+	}
+	files[platformFile] = updated
+	if _, err := s.git.Commit(ctx, RepoRules, githost.DefaultBranch, files, "Point envRepo.url at this sandbox: "+s.CloneURL(RepoEnv)); err != nil {
+		return fmt.Errorf("update %s: %w", RepoRules, err)
+	}
+	return nil
+}
+
+// pointEnvRepo sets envRepo.url in a platform file, keeping its comments and layout.
+func pointEnvRepo(platform []byte, url string) ([]byte, error) {
+	if platform == nil {
+		return nil, fmt.Errorf("%s missing: the rules repo needs one (see docs/rules.md)", platformFile)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(platform, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", platformFile, err)
+	}
+	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s: not a mapping", platformFile)
+	}
+	root := doc.Content[0]
+	envRepo := mapValue(root, "envRepo")
+	if envRepo == nil {
+		envRepo = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		root.Content = append(root.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "envRepo"}, envRepo)
+	}
+	if envRepo.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s: field envRepo is not a mapping; set it to {url: %s}", platformFile, url)
+	}
+	if v := mapValue(envRepo, "url"); v != nil {
+		if v.Value == url {
+			return platform, nil
+		}
+		v.Kind, v.Tag, v.Value, v.Style = yaml.ScalarNode, "!!str", url, 0
+	} else {
+		envRepo.Content = append(envRepo.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "url"},
+			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: url})
+	}
+	var out bytes.Buffer
+	enc := yaml.NewEncoder(&out)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", platformFile, err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("%s: %w", platformFile, err)
+	}
+	return out.Bytes(), nil
+}
+
+func mapValue(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// readDir reads every regular file under dir, keyed by slash path relative to dir.
+func readDir(dir string) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		files[filepath.ToSlash(rel)] = b
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%s: no files", dir)
+	}
+	return files, nil
+}
+
+// headFiles reads the whole tree of branch in a bare repo.
+func headFiles(gitDir, branch string) (map[string][]byte, error) {
+	repo, err := gogit.PlainOpen(gitDir)
+	if err != nil {
+		return nil, err
+	}
+	ref, err := repo.Reference(plumbing.NewBranchReferenceName(branch), true)
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return map[string][]byte{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	commit, err := repo.CommitObject(ref.Hash())
+	if err != nil {
+		return nil, err
+	}
+	tree, err := commit.Tree()
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{}
+	err = tree.Files().ForEach(func(f *object.File) error {
+		c, err := f.Contents()
+		if err != nil {
+			return err
+		}
+		files[f.Name] = []byte(c)
+		return nil
+	})
+	return files, err
+}
