@@ -80,9 +80,13 @@ type Event struct {
 	ReceivedAt time.Time `json:"received_at,omitzero"`
 }
 
-// supportedPRActions are the pull_request actions the bot acts on.
-var supportedPRActions = map[string]bool{
-	"opened": true, "synchronize": true, "reopened": true, "ready_for_review": true, "closed": true,
+// supportedPRAction reports whether the bot acts on a pull_request action.
+func supportedPRAction(action string) bool {
+	switch action {
+	case "opened", "synchronize", "reopened", "ready_for_review", "closed":
+		return true
+	}
+	return false
 }
 
 // Supported reports whether eventType is an event kind Normalize may accept.
@@ -151,7 +155,7 @@ func normalizePush(ev *Event, p *github.PushEvent) error {
 
 func normalizePullRequest(ev *Event, p *github.PullRequestEvent) error {
 	ev.Action = p.GetAction()
-	if !supportedPRActions[ev.Action] {
+	if !supportedPRAction(ev.Action) {
 		return fmt.Errorf("%w: pull_request action %q", ErrIgnored, ev.Action)
 	}
 	pr := p.GetPullRequest()
