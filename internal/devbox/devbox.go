@@ -21,21 +21,21 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/scorebot/scorebot/internal/events"
 	"github.com/scorebot/scorebot/internal/forge"
 	"github.com/scorebot/scorebot/internal/forge/standin"
 	"github.com/scorebot/scorebot/internal/githost"
+	"github.com/scorebot/scorebot/internal/server"
 )
 
 // Owner is the GitHub owner of every local repo: repo <name> is local/<name> on the GitHub side.
@@ -122,13 +122,11 @@ type Sandbox struct {
 	srv     *http.Server
 	git     *githost.Host
 	gh      *standin.Server
-	ns      *server.Server
-	nc      *nats.Conn
-	js      jetstream.JetStream
+	botSrv  *server.Server
 	emitter *emitter
 	bot     Bot
 
-	cancel context.CancelFunc
+	cancel func()
 	wg     sync.WaitGroup
 	done   chan struct{}
 
@@ -200,7 +198,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, err
 	}
 
-	s.emitter = newEmitter(s.url+"/webhooks/github", s.secret, s.log, cfg.OnWebhook)
+	s.emitter = newEmitter("", s.secret, s.log, cfg.OnWebhook)
 	s.emitter.pushPayload = func(ctx context.Context, p *pushItem) ([]byte, error) {
 		return pushPayload(ctx, s.git.Dir(p.repo), s.url, p.repo, s.cfg.User, p.update, time.Now())
 	}
@@ -238,46 +236,58 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, err
 	}
 
-	s.ns, s.nc, err = events.StartEmbedded(cfg.DataDir)
-	if err != nil {
-		return nil, err
-	}
-	cleanup = append(cleanup, func() { _ = events.ShutdownEmbedded(context.Background(), s.ns, s.nc) })
-	s.js, err = jetstream.New(s.nc)
-	if err != nil {
-		return nil, fmt.Errorf("jetstream: %w", err)
-	}
-	if err := events.EnsureStreams(ctx, s.js); err != nil {
-		return nil, fmt.Errorf("nats streams: %w", err)
-	}
-	intake, err := events.NewHandler(events.HandlerConfig{
-		Secret: s.secret, JetStream: s.js, Conn: s.nc,
-		Metrics: events.NewMetrics(prometheus.NewRegistry()), Logger: s.log,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("webhook intake: %w", err)
-	}
-
 	fcfg := forge.Config{BaseURL: s.url + "/api/v3/", Token: forge.Secret(hex.EncodeToString(botToken)), Logger: s.log, UserAgent: "scorebot-dev"}
 	fc, err := forge.New(fcfg)
 	if err != nil {
 		return nil, fmt.Errorf("forge client: %w", err)
 	}
 	s.bot = Bot{
-		JetStream: s.js, Conn: s.nc, Forge: fc, ForgeConfig: fcfg,
+		Forge: fc, ForgeConfig: fcfg,
 		GitURL: s.url + "/git", RulesURL: s.CloneURL(RepoRules), EnvURL: s.CloneURL(RepoEnv),
 		DataDir: filepath.Join(cfg.DataDir, dirBot), Logger: s.log,
 	}
 
+	// The bot, exactly as `bot serve` runs it, on a loopback port of its own; this listener
+	// proxies its endpoints.
+	s.botSrv, err = server.New(server.Config{Listen: "127.0.0.1:0", Secret: s.secret, DataDir: cfg.DataDir, Logger: s.log})
+	if err != nil {
+		return nil, fmt.Errorf("bot: %w", err)
+	}
+	if cfg.Workers != nil {
+		s.botSrv.Workers = func(ctx context.Context, js jetstream.JetStream) error {
+			b := s.bot
+			b.JetStream, b.Conn = js, s.botSrv.Conn()
+			return cfg.Workers(ctx, b)
+		}
+	}
+	botCtx, stopBot := context.WithCancel(context.WithoutCancel(ctx))
+	botDone := make(chan error, 1)
+	go func() { botDone <- s.botSrv.Run(botCtx) }()
+	select {
+	case <-s.botSrv.Ready():
+	case err := <-botDone:
+		stopBot()
+		return nil, fmt.Errorf("bot: %w", err)
+	case <-ctx.Done():
+		stopBot()
+		<-botDone
+		return nil, ctx.Err()
+	}
+	s.bot.JetStream, s.bot.Conn = s.botSrv.JetStream(), s.botSrv.Conn()
+	botURL := &url.URL{Scheme: "http", Host: s.botSrv.Addr()}
+	s.emitter.url = botURL.String() + "/webhooks/github"
+
 	mux := http.NewServeMux()
 	mux.Handle("/git/", s.flushAfter(s.git, false, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/git-receive-pack") }))
 	mux.Handle("/api/v3/", s.flushAfter(s.gh, true, func(r *http.Request) bool { return r.Method != http.MethodGet }))
-	mux.Handle("/webhooks/github", intake)
+	proxy := httputil.NewSingleHostReverseProxy(botURL)
+	for _, p := range []string{"/webhooks/github", "GET /healthz", "GET /readyz", "GET /metrics"} {
+		mux.Handle(p, proxy)
+	}
 	mux.HandleFunc("GET /{$}", s.servePage)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.cancel = cancel
+	emitCtx, stopEmitter := context.WithCancel(context.WithoutCancel(ctx))
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
@@ -287,40 +297,39 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	}()
 	go func() {
 		defer s.wg.Done()
-		s.emitter.run(runCtx)
+		s.emitter.run(emitCtx)
 	}()
-	if cfg.Workers != nil {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			if err := cfg.Workers(runCtx, s.bot); err != nil && runCtx.Err() == nil {
-				s.fail(fmt.Errorf("workers: %w", err))
-			}
-		}()
-	}
-	// The owner of everything above: stops it when ctx ends or Stop is called.
+	stop := make(chan struct{})
+	var once sync.Once
+	s.cancel = func() { once.Do(func() { close(stop) }) }
+	// The owner of everything above: stops it, in order, when ctx ends or Stop is called.
 	go func() {
 		select {
 		case <-ctx.Done():
-		case <-runCtx.Done():
+		case <-stop:
+		case err := <-botDone:
+			// The bot stopped on its own: report it and take the rest down.
+			s.fail(fmt.Errorf("bot: %w", err))
+			botDone <- nil
 		}
-		s.shutdown(cancel)
+		s.shutdown(stopEmitter, stopBot, botDone)
 	}()
 	return s, nil
 }
 
-// shutdown stops the listener first (no new work), then the emitter and the workers, then
-// NATS, and closes done.
-func (s *Sandbox) shutdown(cancel context.CancelFunc) {
-	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+// shutdown stops the listener first (in-flight pushes and API calls finish and their webhooks
+// go out), then the emitter, then the bot (workers, intake, NATS), and closes done.
+func (s *Sandbox) shutdown(stopEmitter, stopBot context.CancelFunc, botDone chan error) {
+	sctx, scancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer scancel()
 	if err := s.srv.Shutdown(sctx); err != nil {
 		s.fail(fmt.Errorf("http shutdown: %w", err))
 	}
-	cancel()
+	stopEmitter()
 	s.wg.Wait()
-	if err := events.ShutdownEmbedded(sctx, s.ns, s.nc); err != nil {
-		s.fail(fmt.Errorf("nats shutdown: %w", err))
+	stopBot()
+	if err := <-botDone; err != nil {
+		s.fail(fmt.Errorf("bot: %w", err))
 	}
 	close(s.done)
 }
@@ -362,7 +371,7 @@ func (s *Sandbox) Git() *githost.Host { return s.git }
 func (s *Sandbox) GitHub() *standin.Server { return s.gh }
 
 // JetStream is the bot's JetStream context (the intake's streams are there).
-func (s *Sandbox) JetStream() jetstream.JetStream { return s.js }
+func (s *Sandbox) JetStream() jetstream.JetStream { return s.bot.JetStream }
 
 // Bot is what the workers were (or would be) given.
 func (s *Sandbox) Bot() Bot { return s.bot }
