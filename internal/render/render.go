@@ -215,7 +215,7 @@ func Render(in Input) (*Output, error) {
 		return nil, err
 	}
 	all = append(all, nsObjs...)
-	manifest.Sort(all)
+	envtree.SortObjects(all)
 	return &Output{Files: tree.Files, Owned: tree.Owned, Shared: tree.Shared, Objects: all, Explain: explain}, nil
 }
 
@@ -246,7 +246,7 @@ func RenderApps(ins []Input) (*Output, error) {
 // dedupe sorts objects and drops repeats of one identity (shared resources and their
 // namespace appear once per app that uses them).
 func dedupe(objs []manifest.Object) []manifest.Object {
-	manifest.Sort(objs)
+	envtree.SortObjects(objs)
 	return slices.CompactFunc(objs, func(a, b manifest.Object) bool {
 		return a.APIVersion() == b.APIVersion() && a.Kind() == b.Kind() && a.Namespace() == b.Namespace() && a.Name() == b.Name()
 	})

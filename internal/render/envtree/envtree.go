@@ -259,7 +259,7 @@ func addShared(t *Tree, app App) error {
 // not nil, goes to namespace.yaml.
 func writeFolder(files map[string][]byte, dir string, ns *manifest.Object, objs []manifest.Object) error {
 	objs = slices.Clone(objs)
-	manifest.Sort(objs)
+	SortObjects(objs)
 	type entry struct {
 		name string
 		obj  manifest.Object
