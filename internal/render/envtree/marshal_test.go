@@ -3,8 +3,8 @@ package envtree
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/scorebot/scorebot/internal/render/manifest"
