@@ -1,0 +1,243 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/scorebot/scorebot/internal/envrepo"
+	"github.com/scorebot/scorebot/internal/render"
+	"github.com/scorebot/scorebot/internal/render/envtree"
+	"github.com/scorebot/scorebot/internal/render/rules"
+)
+
+// RerenderStatusContext is the commit status context set on rules commits.
+const RerenderStatusContext = "scorebot/rerender"
+
+// Deployed is one app deployed in one environment, as its provenance record in the env
+// repo says.
+type Deployed struct {
+	App          string
+	Env          string
+	SourceRepo   string
+	SourceCommit string
+	RulesCommit  string
+	ScoreFiles   []string // paths in the source repo
+	RecordPath   string   // where the provenance record is in the env repo
+}
+
+type provenanceRecord struct {
+	App         string `json:"app"`
+	Environment string `json:"environment"`
+	Source      struct {
+		Repo   string `json:"repo"`
+		Commit string `json:"commit"`
+	} `json:"source"`
+	Rules struct {
+		Commit string `json:"commit"`
+	} `json:"rules"`
+	Scores []struct {
+		Path string `json:"path"`
+	} `json:"scores"`
+}
+
+// ReadDeployed lists the apps deployed in env, sorted by app, from the provenance records
+// under <base>/apps/<env>/ in the env repo's head.
+func ReadDeployed(ctx context.Context, er *envrepo.Repo, base, env string) ([]Deployed, error) {
+	dir := path.Join(base, "apps", env)
+	files, err := er.ReadTree(ctx, dir)
+	if err != nil {
+		return nil, fmt.Errorf("read %s of the env repo: %w", dir, err)
+	}
+	var out []Deployed
+	for p, data := range files {
+		if !strings.HasSuffix(p, "/"+envtree.ProvenanceFile) {
+			continue
+		}
+		var rec provenanceRecord
+		if err := yaml.Unmarshal(data, &rec); err != nil || rec.Source.Repo == "" || rec.Source.Commit == "" {
+			continue // not ours, or damaged: a re-render cannot reproduce it
+		}
+		d := Deployed{App: rec.App, Env: env, SourceRepo: rec.Source.Repo, SourceCommit: rec.Source.Commit,
+			RulesCommit: rec.Rules.Commit, RecordPath: p}
+		if d.App == "" {
+			d.App = path.Base(path.Dir(path.Dir(p)))
+		}
+		for _, s := range rec.Scores {
+			d.ScoreFiles = append(d.ScoreFiles, s.Path)
+		}
+		out = append(out, d)
+	}
+	slices.SortFunc(out, func(a, b Deployed) int { return strings.Compare(a.App, b.App) })
+	return out, nil
+}
+
+// rulesPush re-renders every deployed app with the rules at the pushed commit: one
+// commit per environment, listing the apps whose files changed.
+func (p *Pipeline) rulesPush(ctx context.Context, job *Job) (string, error) {
+	ev := job.Event
+	log := job.Log.With("rules_commit", short(ev.After))
+	job.Log = log
+	switch {
+	case ev.Deleted || ev.After == "" || ev.After == zeroSHA:
+		return OutcomeIgnored, nil
+	case ev.Branch != p.cfg.RulesBranch:
+		log.Debug("push to a rules branch other than " + p.cfg.RulesBranch + ": ignored")
+		return OutcomeIgnored, nil
+	}
+	auth, err := p.gitAuth(ctx)
+	if err != nil {
+		return OutcomeRetry, err
+	}
+	head, err := remoteHead(ctx, p.cfg.RulesURL, ev.Branch, auth)
+	if err != nil {
+		return OutcomeRetry, transient(err)
+	}
+	if head != ev.After {
+		return p.superseded(job, "the rules branch has moved on to "+short(head))
+	}
+	rep := p.reporter(ctx, job, ev.Repo, ev.After, RerenderStatusContext)
+	lr, err := p.RulesAt(ctx, ev.After)
+	if err != nil {
+		if IsPermanent(err) || job.Delivered >= uint64(p.cfg.MaxDeliver) {
+			rep.status(ctx, failState(err), errorSummary(err), "")
+		}
+		return OutcomeFailed, err
+	}
+	p.setCurrentRules(lr)
+	rep.status(ctx, "pending", "re-rendering deployed apps", "")
+	er, err := p.EnvRepo(ctx, lr.Rules.Platform.EnvRepo)
+	if err != nil {
+		return OutcomeRetry, err
+	}
+	var summary []string
+	var failed []string
+	for _, env := range lr.Rules.Platform.Environments {
+		if env.Reach == rules.ReachPromotion && !p.cfg.DirectCommitPromotedEnvs {
+			log.Info("environment reached by promotion: re-render left to promotion PRs", "env", env.Name)
+			continue
+		}
+		changed, bad, res, err := p.rerenderEnv(ctx, job, lr, er, env)
+		if err != nil {
+			return OutcomeRetry, err
+		}
+		failed = append(failed, bad...)
+		if res.Changed {
+			summary = append(summary, fmt.Sprintf("%s: %s", env.Name, strings.Join(changed, ", ")))
+			log.Info("re-rendered", "env", env.Name, "apps", changed, "env_commit", res.Commit)
+		}
+	}
+	desc := "no deployed app changes"
+	if len(summary) > 0 {
+		desc = "re-rendered " + strings.Join(summary, "; ")
+	}
+	state := "success"
+	if len(failed) > 0 {
+		state, desc = "failure", "cannot render "+strings.Join(failed, ", ")+" with these rules; "+desc
+	}
+	rep.status(ctx, state, desc, "")
+	if len(summary) == 0 {
+		return OutcomeUnchanged, nil
+	}
+	return OutcomeDeployed, nil
+}
+
+// rerenderEnv re-renders the apps deployed in env and commits those that changed. An app
+// that no longer renders is left as it is and named in bad (logged with its error).
+func (p *Pipeline) rerenderEnv(ctx context.Context, job *Job, lr *LoadedRules, er *envrepo.Repo, env rules.Environment) (changed, bad []string, res envrepo.Result, err error) {
+	base := lr.Rules.Platform.EnvRepo.Path
+	deployed, err := ReadDeployed(ctx, er, base, env.Name)
+	if err != nil || len(deployed) == 0 {
+		return nil, nil, res, transient(err)
+	}
+	// Hold every source repo's lease, so no deploy of these apps runs meanwhile, then read
+	// again: what was deployed may have moved while waiting.
+	var keys []string
+	for _, d := range deployed {
+		keys = append(keys, repoLease(d.SourceRepo))
+	}
+	release, err := p.acquire(ctx, job, keys...)
+	if err != nil {
+		return nil, nil, res, err
+	}
+	defer release()
+	if deployed, err = ReadDeployed(ctx, er, base, env.Name); err != nil {
+		return nil, nil, res, transient(err)
+	}
+	current, err := er.ReadTree(ctx, base)
+	if err != nil {
+		return nil, nil, res, transient(fmt.Errorf("read env repo: %w", err))
+	}
+	var changes []envrepo.Change
+	for _, d := range deployed {
+		job.InProgress()
+		app, err := p.ReadApp(ctx, lr.Rules, d.SourceRepo, "", d.SourceCommit, d.ScoreFiles...)
+		if err != nil {
+			if IsPermanent(err) {
+				job.Log.Error("re-render: cannot read app", "app", d.App, "env", env.Name, "err", err)
+				bad = append(bad, d.App+" in "+env.Name)
+				continue
+			}
+			return nil, nil, res, err
+		}
+		out, err := render.Render(render.Input{
+			Rules: lr.Rules, Env: env.Name, AppID: d.App, Files: app.Files,
+			Provenance: render.Provenance{SourceRepo: d.SourceRepo, SourceCommit: d.SourceCommit, RulesCommit: lr.Commit},
+		})
+		if err != nil {
+			job.Log.Error("re-render failed: app left as deployed", "app", d.App, "env", env.Name, "err", err)
+			bad = append(bad, d.App+" in "+env.Name)
+			continue
+		}
+		c := change(out)
+		if sameFiles(current, c) {
+			continue
+		}
+		changes = append(changes, c)
+		changed = append(changed, d.App)
+	}
+	if len(changes) == 0 {
+		return nil, bad, res, nil
+	}
+	msg := envrepo.Message{
+		Subject: fmt.Sprintf("rerender %s for rules %s@%s: %s", env.Name, p.cfg.RulesRepo, short(lr.Commit), strings.Join(changed, ", ")),
+		Body:    "The rules changed; re-rendered from each app's deployed commit:\n\n- " + strings.Join(changed, "\n- "),
+		Trailers: []envrepo.Trailer{
+			{Key: TrailerRulesCommit, Value: lr.Commit},
+			{Key: TrailerDelivery, Value: job.Event.Delivery},
+		},
+	}
+	res, err = er.Apply(ctx, msg, changes...)
+	if err != nil {
+		return nil, nil, res, transient(fmt.Errorf("commit re-render of %s: %w", env.Name, err))
+	}
+	if !res.Changed {
+		changed = nil
+	}
+	return changed, bad, res, nil
+}
+
+// sameFiles reports whether applying c to the tree files would leave it unchanged.
+func sameFiles(files map[string][]byte, c envrepo.Change) bool {
+	for p, data := range c.Files {
+		if old, ok := files[p]; !ok || !bytes.Equal(old, data) {
+			return false
+		}
+	}
+	for p := range files {
+		if _, ok := c.Files[p]; ok {
+			continue
+		}
+		for _, o := range c.Owned {
+			if p == o || (strings.HasSuffix(o, "/") && strings.HasPrefix(p, o)) {
+				return false // would be removed
+			}
+		}
+	}
+	return true
+}
