@@ -1,0 +1,71 @@
+package fluxfeedback
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/scorebot/scorebot/internal/gitcache"
+	"github.com/scorebot/scorebot/internal/render/envtree"
+)
+
+// ErrNoProvenance is returned (wrapped) when the env repo holds no provenance record for
+// an app and environment at a revision: Scorebot did not render that Kustomization.
+var ErrNoProvenance = errors.New("no provenance record")
+
+// Source is the app commit an app's folder in the env repo was rendered from.
+type Source struct {
+	Repo   string // owner/name
+	Commit string
+}
+
+// Provenance tells which app commit an app's folder holds at an env-repo commit.
+type Provenance interface {
+	Source(ctx context.Context, env, app, envCommit string) (Source, error)
+}
+
+// EnvRepoProvenance reads the provenance record envtree writes beside every app, at the
+// env-repo commit Flux names, through a gitcache (one fetch per new revision).
+type EnvRepoProvenance struct {
+	Cache *gitcache.Cache
+	URL   string // the env repo's clone URL
+	// Base is the platform file's envRepo.path ("" for the repo root).
+	Base string
+}
+
+// Source implements Provenance.
+func (p *EnvRepoProvenance) Source(ctx context.Context, env, app, envCommit string) (Source, error) {
+	snap, err := p.Cache.Fetch(ctx, gitcache.Source{URL: p.URL, Commit: envCommit})
+	if err != nil {
+		return Source{}, fmt.Errorf("env repo %s at %s: %w", p.URL, envCommit, err)
+	}
+	path := envtree.AppDir(p.Base, env, app) + "/" + envtree.ProvenanceFile
+	b, err := snap.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Source{}, fmt.Errorf("%w: %s at %s", ErrNoProvenance, path, envCommit)
+	}
+	if err != nil {
+		return Source{}, fmt.Errorf("read %s at %s: %w", path, envCommit, err)
+	}
+	return parseProvenance(path, b)
+}
+
+// parseProvenance reads the fields of envtree's provenance record this package needs.
+func parseProvenance(path string, b []byte) (Source, error) {
+	var rec struct {
+		Source struct {
+			Repo   string `json:"repo"`
+			Commit string `json:"commit"`
+		} `json:"source"`
+	}
+	if err := yaml.Unmarshal(b, &rec); err != nil {
+		return Source{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if rec.Source.Repo == "" || !shaRE.MatchString(rec.Source.Commit) {
+		return Source{}, fmt.Errorf("%w: %s has no source.repo and source.commit", ErrNoProvenance, path)
+	}
+	return Source{Repo: rec.Source.Repo, Commit: rec.Source.Commit}, nil
+}
