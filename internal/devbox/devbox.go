@@ -87,6 +87,9 @@ type Config struct {
 	// Workers runs the bot's workers until ctx ends, as `bot serve` runs them. Nil runs none
 	// (the intake still stores every event on the stream).
 	Workers func(ctx context.Context, bot Bot) error
+	// APITransport, when set, carries the bot's GitHub API requests to the stand-in (under
+	// the forge client's retry layer), e.g. to record them for validation.
+	APITransport http.RoundTripper
 	// OnWebhook sees every webhook the sandbox delivers, after delivery (tests).
 	OnWebhook func(d Delivery)
 	// Logger receives the sandbox's log lines (default slog.Default()).
@@ -236,7 +239,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		return nil, err
 	}
 
-	fcfg := forge.Config{BaseURL: s.url + "/api/v3/", Token: forge.Secret(hex.EncodeToString(botToken)), Logger: s.log, UserAgent: "scorebot-dev"}
+	fcfg := forge.Config{BaseURL: s.url + "/api/v3/", Token: forge.Secret(hex.EncodeToString(botToken)), Logger: s.log, UserAgent: "scorebot-dev", Transport: cfg.APITransport}
 	fc, err := forge.New(fcfg)
 	if err != nil {
 		return nil, fmt.Errorf("forge client: %w", err)
@@ -408,11 +411,12 @@ func (s *Sandbox) flushAfter(h http.Handler, buffer bool, when func(*http.Reques
 			s.log.Warn("bot dev: webhooks still queued after the request", "path", r.URL.Path, "err", err)
 		}
 		if bw != nil {
-			for k, v := range bw.header {
-				w.Header()[k] = v
-			}
 			if bw.status == 0 {
 				bw.status = http.StatusOK
+			}
+			s.log.Info("bot dev: GitHub API", "method", r.Method, "path", r.URL.Path, "status", bw.status)
+			for k, v := range bw.header {
+				w.Header()[k] = v
 			}
 			w.WriteHeader(bw.status)
 			_, _ = w.Write(bw.body.Bytes())

@@ -63,7 +63,7 @@ func startSandbox(t *testing.T, dir string, workers func(context.Context, devbox
 	hooks := &webhooks{}
 	sb, err := devbox.Start(context.Background(), devbox.Config{
 		DataDir: dir, Listen: "127.0.0.1:0", Workers: workers, OnWebhook: hooks.add,
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Logger: testLogger(t),
 	})
 	if err != nil {
 		t.Fatalf("start sandbox: %v", err)
@@ -88,6 +88,10 @@ func checkWebhooks(t *testing.T, all []devbox.Delivery) {
 			t.Errorf("webhook %s %s (%s): intake answered %d %s", d.Event, d.Action, d.ID, d.Status, d.Err)
 		}
 	}
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 // testWriter sends log lines to the test log.
