@@ -89,6 +89,12 @@ type Config struct {
 	// Backoff is the delay before redelivering after the n-th failed delivery (n from 1).
 	// Default: 2s doubling, capped at 2m.
 	Backoff func(n int) time.Duration
+	// Settle coalesces bursts: while a branch is busy (its last deploy is less than
+	// BurstWindow old), a push is deployed only once it is Settle old, so the newer pushes
+	// of the burst supersede it first. A lone push deploys at once. Defaults 300ms and 2s;
+	// a negative Settle turns this off.
+	Settle      time.Duration
+	BurstWindow time.Duration
 	// LeaseTTL is the lifetime of a per-repo lease without renewal (default 30s).
 	LeaseTTL time.Duration
 	// PushAttempts bounds env-repo push retries per job (envrepo's default when 0).
@@ -159,6 +165,12 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	if cfg.Backoff == nil {
 		cfg.Backoff = DefaultBackoff
+	}
+	if cfg.Settle == 0 {
+		cfg.Settle = 300 * time.Millisecond
+	}
+	if cfg.BurstWindow <= 0 {
+		cfg.BurstWindow = 2 * time.Second
 	}
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = 30 * time.Second

@@ -85,20 +85,25 @@ func (p *Pipeline) Run(ctx context.Context, js jetstream.JetStream) error {
 	defer stopIter()
 
 	queues := make([]chan *Job, p.cfg.Workers)
+	var waiting waitingJobs
 	var wg sync.WaitGroup
 	for i := range queues {
 		queues[i] = make(chan *Job, p.cfg.MaxAckPending)
 		q := queues[i]
 		wg.Go(func() {
 			for job := range q {
+				waiting.remove(job)
 				p.work(ctx, job)
 			}
 		})
 	}
+	stopKeepAlive := make(chan struct{})
+	wg.Go(func() { waiting.keepAlive(p.cfg.AckWait/3, stopKeepAlive) })
 	defer func() {
 		for _, q := range queues {
 			close(q)
 		}
+		close(stopKeepAlive)
 		wg.Wait()
 	}()
 	p.log.Info("pipeline running", "workers", p.cfg.Workers, "consumer", ConsumerName)
@@ -118,11 +123,51 @@ func (p *Pipeline) Run(ctx context.Context, js jetstream.JetStream) error {
 			_ = msg.Term()
 			continue
 		}
+		waiting.add(job)
 		select {
 		case queues[partition(job.Event.Repo, len(queues))] <- job:
 		case <-ctx.Done():
 			_ = msg.Nak()
 			return nil
+		}
+	}
+}
+
+// waitingJobs are jobs pulled but not started: their ack deadline is extended too, so a
+// worker busy with a long job does not cause redeliveries of the ones queued behind it.
+type waitingJobs struct {
+	mu   sync.Mutex
+	jobs map[*Job]struct{}
+}
+
+func (w *waitingJobs) add(j *Job) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.jobs == nil {
+		w.jobs = map[*Job]struct{}{}
+	}
+	w.jobs[j] = struct{}{}
+}
+
+func (w *waitingJobs) remove(j *Job) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.jobs, j)
+}
+
+func (w *waitingJobs) keepAlive(every time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			w.mu.Lock()
+			for j := range w.jobs {
+				j.InProgress()
+			}
+			w.mu.Unlock()
 		}
 	}
 }
@@ -137,7 +182,7 @@ func partition(repo string, n int) int {
 func (p *Pipeline) decode(msg jetstream.Msg) (*Job, error) {
 	job := &Job{Subject: msg.Subject(), msg: msg, Log: p.log}
 	if meta, err := msg.Metadata(); err == nil {
-		job.Seq, job.Delivered = meta.Sequence.Stream, meta.NumDelivered
+		job.Seq, job.Delivered, job.Stored = meta.Sequence.Stream, meta.NumDelivered, meta.Timestamp
 	}
 	env, err := events.DecodeEnvelope(msg.Data())
 	if err != nil {
@@ -164,7 +209,12 @@ func (p *Pipeline) work(ctx context.Context, job *Job) {
 		return
 	}
 	log := job.Log
+	var deferred errDefer
 	switch {
+	case errors.As(err, &deferred):
+		_ = job.msg.NakWithDelay(deferred.delay)
+		outcome = OutcomeDeferred
+		log.Debug("push deferred until its burst settles", "delay", deferred.delay)
 	case err == nil:
 		if aerr := ackSync(job.msg); aerr != nil {
 			log.Warn("ack failed: the event will be redelivered (and find its work done)", "err", aerr)
@@ -174,7 +224,7 @@ func (p *Pipeline) work(ctx context.Context, job *Job) {
 		_ = job.msg.Nak()
 		outcome = OutcomeRetry
 		log.Info("job interrupted by shutdown, handed back", "err", err)
-	case errors.Is(err, errBusy):
+	case errors.Is(err, errBusy) && job.Delivered < uint64(p.cfg.MaxDeliver):
 		_ = job.msg.NakWithDelay(busyDelay)
 		outcome = OutcomeRetry
 		log.Debug("repo busy elsewhere, retrying", "err", err)
@@ -274,7 +324,7 @@ func (p *Pipeline) handle(ctx context.Context, job *Job) (string, error) {
 		if h == nil {
 			return OutcomeIgnored, nil
 		}
-		release, err := p.acquire(ctx, job, "repo."+kvToken(ev.Repo))
+		release, err := p.acquire(ctx, job, repoLease(ev.Repo))
 		if err != nil {
 			return OutcomeRetry, err
 		}

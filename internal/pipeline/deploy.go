@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/scorebot/scorebot/internal/envrepo"
 	"github.com/scorebot/scorebot/internal/render"
@@ -80,6 +81,9 @@ func (p *Pipeline) deployPush(ctx context.Context, job *Job) (string, error) {
 	if last.Seq > job.Seq {
 		return p.superseded(job, fmt.Sprintf("event %d (%s) is already deployed", last.Seq, short(last.Commit)))
 	}
+	if d := p.settle(job, last); d > 0 {
+		return OutcomeDeferred, errDefer{d}
+	}
 
 	rep := p.reporter(ctx, job, ev.Repo, ev.After, StatusContext)
 	rep.status(ctx, "pending", "rendering for "+env.Name, "")
@@ -94,7 +98,7 @@ func (p *Pipeline) deployPush(ctx context.Context, job *Job) (string, error) {
 	if p.afterApply != nil && p.afterApply(job) {
 		return OutcomeRetry, errCrash
 	}
-	if err := p.recordDeployed(ctx, key, DeployedRecord{Seq: job.Seq, Commit: ev.After, EnvCommit: res.Commit, Delivery: ev.Delivery}); err != nil {
+	if err := p.recordDeployed(ctx, key, DeployedRecord{Seq: job.Seq, Commit: ev.After, EnvCommit: res.Commit, Delivery: ev.Delivery, At: time.Now()}); err != nil {
 		// The commit is pushed; a redelivery renders the same tree and commits nothing.
 		return OutcomeRetry, transient(err)
 	}

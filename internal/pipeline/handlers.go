@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -25,7 +26,9 @@ type Job struct {
 	// Delivered counts deliveries of this message, this one included (1 the first time).
 	Delivered uint64
 	Subject   string
-	Log       *slog.Logger
+	// Stored is when the event was stored on the stream.
+	Stored time.Time
+	Log    *slog.Logger
 
 	msg jetstream.Msg // nil for jobs run through Handle
 }

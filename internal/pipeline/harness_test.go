@@ -51,6 +51,8 @@ type harness struct {
 	env      *envrepo.Repo // a reader of the env repo, with its own clone
 	envSeed  string        // the env repo's first commit
 	delivery atomic.Int64
+	// envPushed, when set, is called with the new head after every push to the env repo.
+	envPushed atomic.Pointer[func(sha string)]
 }
 
 func newHarness(t testing.TB) *harness {
@@ -72,7 +74,19 @@ func newHarness(t testing.TB) *harness {
 	if err := events.EnsureStreams(context.Background(), js); err != nil {
 		t.Fatal(err)
 	}
-	host, err := githost.New(filepath.Join(dir, "git"), githost.WithLogger(quietLogger()))
+	h := &harness{t: t, dir: dir, js: js}
+	host, err := githost.New(filepath.Join(dir, "git"), githost.WithLogger(quietLogger()),
+		githost.WithOnPush(func(repo string, ups []githost.RefUpdate) {
+			f := h.envPushed.Load()
+			if f == nil || strings.TrimSuffix(repo, ".git") != "env" {
+				return
+			}
+			for _, u := range ups {
+				if u.Name == "refs/heads/main" {
+					(*f)(u.New)
+				}
+			}
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +104,7 @@ func newHarness(t testing.TB) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, dir: dir, host: host, gh: gh, srv: srv, js: js, forge: fc}
+	h.host, h.gh, h.srv, h.forge = host, gh, srv, fc
 	h.seedRules(nil)
 	if h.envSeed, err = host.Seed("env", map[string][]byte{"README.md": []byte("env repo\n")}, "seed"); err != nil {
 		t.Fatal(err)

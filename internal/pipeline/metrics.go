@@ -13,6 +13,7 @@ const (
 	OutcomeUnchanged  = "unchanged"  // rendered, nothing to commit
 	OutcomeIgnored    = "ignored"    // not for the pipeline (other branch, deleted branch, no handler)
 	OutcomeSuperseded = "superseded" // a newer push of the same branch is or was deployed
+	OutcomeDeferred   = "deferred"   // part of a burst: delivered again once the burst settles
 	OutcomeRetry      = "retry"      // transient failure, redelivered later
 	OutcomeFailed     = "failed"     // permanent failure, or out of deliveries: dead-lettered
 	OutcomeHandled    = "handled"    // a registered handler succeeded

@@ -43,10 +43,31 @@ func kvToken(s string) string {
 
 // DeployedRecord is what scorebot-deployed holds per repo, branch and environment.
 type DeployedRecord struct {
-	Seq       uint64 `json:"seq"`        // stream sequence of the event deployed
-	Commit    string `json:"commit"`     // the app commit
-	EnvCommit string `json:"env_commit"` // the env-repo commit holding it (or the head then)
-	Delivery  string `json:"delivery"`
+	Seq       uint64    `json:"seq"`        // stream sequence of the event deployed
+	Commit    string    `json:"commit"`     // the app commit
+	EnvCommit string    `json:"env_commit"` // the env-repo commit holding it (or the head then)
+	Delivery  string    `json:"delivery"`
+	At        time.Time `json:"at"` // when it was deployed
+}
+
+// errDefer asks for the job to be delivered again after a delay (not a failure).
+type errDefer struct{ delay time.Duration }
+
+func (e errDefer) Error() string { return fmt.Sprintf("deferred for %s", e.delay) }
+
+// settle tells how long to defer a push of a busy branch so that a burst of pushes
+// deploys once (0: deploy now).
+func (p *Pipeline) settle(job *Job, last DeployedRecord) time.Duration {
+	if p.cfg.Settle <= 0 || job.Stored.IsZero() || job.Delivered >= uint64(p.cfg.MaxDeliver) {
+		return 0
+	}
+	if last.At.IsZero() || time.Since(last.At) > p.cfg.BurstWindow {
+		return 0
+	}
+	if age := time.Since(job.Stored); age < p.cfg.Settle {
+		return p.cfg.Settle - age
+	}
+	return 0
 }
 
 func deployedKey(repo, branch, env string) string {

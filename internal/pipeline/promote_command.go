@@ -1,0 +1,85 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/scorebot/scorebot/internal/forge"
+	"github.com/scorebot/scorebot/internal/promotion"
+)
+
+// PromotionCommand runs `/scorebot promote <env> [<sha>]` and `/scorebot rollback <env>
+// [<sha>]` from an issue_comment job on an app repo's PR; words are the comment's words after
+// "/scorebot" (words[0] is "promote" or "rollback"). Only users with write permission on the
+// app repo are obeyed (checked through the API); others get a polite refusal. The answer is
+// one comment per command and environment on the PR, edited in place by a later command.
+// Transient failures are returned for a retry; everything else is answered.
+func (p *Pipeline) PromotionCommand(ctx context.Context, job *Job, words []string) error {
+	ev := job.Event
+	fc := p.promoForge(job)
+	if fc == nil {
+		p.promoLog(job).Warn("promotion command ignored: no GitHub client")
+		return nil
+	}
+	repo, err := forge.ParseRepo(ev.Repo)
+	if err != nil {
+		return Permanent(fmt.Errorf("promotion command: %w", err))
+	}
+	cmd, perr := promotion.ParseCommand(words)
+	marker := "<!-- scorebot:reply " + cmd.Verb + " " + cmd.Env + " -->"
+	reply := func(body string) error {
+		if _, _, err := fc.UpsertComment(ctx, repo, ev.PRNumber, marker, marker+"\n"+body); err != nil {
+			return fmt.Errorf("answer %s on %s#%d: %w", cmd.Verb, repo, ev.PRNumber, err)
+		}
+		return nil
+	}
+	ok, err := fc.CanWrite(ctx, repo, ev.CommentAuthor)
+	if err != nil {
+		return fmt.Errorf("permission of %s on %s: %w", ev.CommentAuthor, repo, err)
+	}
+	if !ok {
+		p.promoLog(job).Info("promotion command refused: no write permission", "user", ev.CommentAuthor)
+		return reply(fmt.Sprintf("Sorry @%s, only people with write access to %s can promote or roll back; this request was refused.", ev.CommentAuthor, repo))
+	}
+	if perr != nil {
+		return reply(fmt.Sprintf("@%s, I could not read that command: %v", ev.CommentAuthor, perr))
+	}
+	var res PromoteResult
+	switch cmd.Verb {
+	case promotion.KindPromote:
+		res, err = p.Promote(ctx, PromoteRequest{SourceRepo: ev.Repo, To: cmd.Env, Commit: cmd.SHA, Explicit: true, Job: job})
+	default:
+		res, err = p.Rollback(ctx, RollbackRequest{SourceRepo: ev.Repo, Env: cmd.Env, Commit: cmd.SHA, Job: job})
+	}
+	if err != nil && !IsPermanent(err) {
+		return err
+	}
+	if err != nil {
+		return reply(fmt.Sprintf("@%s, %s %s was refused: %s", ev.CommentAuthor, cmd.Verb, cmd.Env, err.Error()))
+	}
+	return reply(promoAnswer(cmd.Verb, res))
+}
+
+// promoAnswer says what a promote or rollback did, for a comment or the CLI.
+func promoAnswer(verb string, res PromoteResult) string {
+	src := res.SourceRepo + "@" + short(res.SourceCommit)
+	switch {
+	case res.Skipped || res.UpToDate:
+		return fmt.Sprintf("Nothing opened for %s in %s: %s.", res.App, res.To, res.Reason)
+	case res.PR == 0:
+		return fmt.Sprintf("Pushed %s (%s) for %s in %s; no PR (no GitHub client).", res.Branch, short(res.BranchCommit), res.App, res.To)
+	}
+	what := map[string]string{promotion.KindPromote: "Promotion", promotion.KindRollback: "Rollback"}[verb]
+	action := "opened"
+	if res.Updated {
+		action = "updated"
+	}
+	s := fmt.Sprintf("%s of `%s` to **%s** (%s): PR #%d %s", what, res.App, res.To, src, res.PR, action)
+	if res.PRURL != "" {
+		s += " — " + res.PRURL
+	}
+	if res.Merged {
+		s += "; merged automatically (the environment says autoMerge)"
+	}
+	return s + "."
+}

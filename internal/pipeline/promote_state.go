@@ -1,0 +1,310 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/go-git/go-git/v5"
+	gitconfig "github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/storage/memory"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/scorebot/scorebot/internal/envrepo"
+	"github.com/scorebot/scorebot/internal/promotion"
+	"github.com/scorebot/scorebot/internal/render/envtree"
+	"github.com/scorebot/scorebot/internal/render/rules"
+)
+
+// BucketPromotions holds one promotion.Record per app and environment ("<app>.<env>"): what
+// runs there, the open promotion into it, the last rejected one. It is a record derived from
+// the env repo, never the truth: RebuildPromotionState writes it again from Git alone.
+const BucketPromotions = "scorebot-promotions"
+
+// PromotionState returns the records in BucketPromotions, sorted by app and environment
+// order; when the bucket is empty (a new NATS, a wiped bucket), it rebuilds them from Git.
+func (p *Pipeline) PromotionState(ctx context.Context) ([]promotion.Record, error) {
+	kv, err := p.promoKV(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if kv == nil {
+		return p.RebuildPromotionState(ctx)
+	}
+	keys, err := kv.Keys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) || (err == nil && len(keys) == 0) {
+		return p.RebuildPromotionState(ctx)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", BucketPromotions, err)
+	}
+	var out []promotion.Record
+	for _, k := range keys {
+		e, err := kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s/%s: %w", BucketPromotions, k, err)
+		}
+		var r promotion.Record
+		if err := json.Unmarshal(e.Value(), &r); err != nil {
+			p.log.Warn("unreadable promotion record ignored", "key", k, "err", err)
+			continue
+		}
+		out = append(out, r)
+	}
+	lr, err := p.Rules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	promoSortRecords(out, lr.Rules.Platform.Environments)
+	return out, nil
+}
+
+// RebuildPromotionState derives every app's records from the env repo (provenance records
+// on the env branch, the bot's promote and rejected branches; PR numbers from GitHub when a
+// client is configured), replaces BucketPromotions' contents with them and returns them.
+func (p *Pipeline) RebuildPromotionState(ctx context.Context) ([]promotion.Record, error) {
+	lr, err := p.Rules(ctx)
+	if err != nil {
+		return nil, err
+	}
+	er, err := p.EnvRepo(ctx, lr.Rules.Platform.EnvRepo)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := p.promoDerive(ctx, lr, er, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := p.promoStore(ctx, recs, ""); err != nil {
+		return nil, err
+	}
+	return recs, nil
+}
+
+// promoSyncApp re-derives one app's records and stores them; failures are logged only (the
+// record is derived, the next action or a rebuild writes it again).
+func (p *Pipeline) promoSyncApp(ctx context.Context, lr *LoadedRules, er *envrepo.Repo, app string) {
+	recs, err := p.promoDerive(ctx, lr, er, app)
+	if err == nil {
+		err = p.promoStore(ctx, recs, app)
+	}
+	if err != nil {
+		p.log.Warn("promotion state not recorded", "app", app, "err", err)
+	}
+}
+
+// promoDerive reads the state of app ("" = every app) from the env repo.
+func (p *Pipeline) promoDerive(ctx context.Context, lr *LoadedRules, er *envrepo.Repo, app string) ([]promotion.Record, error) {
+	envs := lr.Rules.Platform.Environments
+	base := lr.Rules.Platform.EnvRepo.Path
+	recs := map[[2]string]*promotion.Record{}
+	get := func(a, e string) *promotion.Record {
+		k := [2]string{a, e}
+		if recs[k] == nil {
+			recs[k] = &promotion.Record{App: a, Env: e}
+		}
+		return recs[k]
+	}
+	for _, env := range envs {
+		var files map[string][]byte
+		var err error
+		if app != "" {
+			files, err = er.ReadTree(ctx, promoProvenancePath(base, env.Name, app))
+		} else {
+			files, err = er.ReadTree(ctx, path.Join(base, "apps", env.Name))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the env repo's %s: %w", env.Name, err)
+		}
+		for fp, data := range files {
+			if !strings.HasSuffix(fp, "/"+envtree.ProvenanceFile) {
+				continue
+			}
+			a := path.Base(path.Dir(path.Dir(fp)))
+			if path.Dir(path.Dir(path.Dir(fp))) != path.Join(base, "apps", env.Name) {
+				continue
+			}
+			prov, err := promotion.ParseProvenance(data)
+			if err != nil {
+				continue
+			}
+			r := get(a, env.Name)
+			r.SourceRepo, r.SourceCommit, r.RulesCommit = prov.Source.Repo, prov.Source.Commit, prov.Rules.Commit
+		}
+	}
+
+	auth, err := p.gitAuth(ctx)
+	if err != nil {
+		return nil, err
+	}
+	branches, err := promoListBranches(ctx, lr.Rules.Platform.EnvRepo.URL, auth)
+	if err != nil {
+		return nil, err
+	}
+	rejected := map[[2]string]promotion.Rejection{}
+	for _, b := range branches {
+		kind, a, e, ok := promotion.ParseBranch(b.name)
+		if !ok || kind != promotion.KindRejected || (app != "" && a != app) {
+			continue
+		}
+		rej, found, err := p.promoRejection(ctx, er, a, e)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			rejected[[2]string{a, e}] = rej
+			get(a, e).Rejected = &promotion.Rejected{SourceCommit: rej.SourceCommit, BranchCommit: rej.BranchCommit, PR: rej.PR}
+		}
+	}
+	repo, repoErr := p.promoEnvRepoName(lr.Rules)
+	for _, b := range branches {
+		kind, a, e, ok := promotion.ParseBranch(b.name)
+		if !ok || kind != promotion.KindPromote || (app != "" && a != app) {
+			continue
+		}
+		if _, known := lr.Rules.Environment(e); !known {
+			continue
+		}
+		prov, found, err := p.promoProvenance(ctx, er, b.name, base, e, a)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			continue
+		}
+		r := get(a, e)
+		if prov.Source.Commit == r.SourceCommit && prov.Source.Repo == r.SourceRepo {
+			continue // merged, or deployed another way: nothing pending
+		}
+		if rej, ok := rejected[[2]string{a, e}]; ok && rej.BranchCommit == b.hash {
+			continue // closed unmerged, not updated since
+		}
+		pend := &promotion.Pending{SourceCommit: prov.Source.Commit, Branch: b.name, BranchCommit: b.hash}
+		if fc := p.cfg.Forge; fc != nil && repoErr == nil {
+			prs, err := fc.ListPRs(ctx, repo, "open", repo.Owner+":"+b.name, promoEnvBranch(lr.Rules))
+			if err != nil {
+				return nil, fmt.Errorf("list PRs of %s from %s: %w", repo, b.name, err)
+			}
+			if len(prs) > 0 {
+				pend.PR = prs[0].GetNumber()
+			}
+		}
+		r.Pending = pend
+	}
+	out := make([]promotion.Record, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, *r)
+	}
+	promoSortRecords(out, envs)
+	return out, nil
+}
+
+// promoStore writes recs into BucketPromotions and deletes the keys of app ("" = all) that
+// recs no longer has. Without JetStream (the CLI) it does nothing.
+func (p *Pipeline) promoStore(ctx context.Context, recs []promotion.Record, app string) error {
+	kv, err := p.promoKV(ctx)
+	if err != nil || kv == nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for _, r := range recs {
+		k := promoKey(r.App, r.Env)
+		keep[k] = true
+		val, _ := json.Marshal(r)
+		if e, err := kv.Get(ctx, k); err == nil && string(e.Value()) == string(val) {
+			continue
+		}
+		if _, err := kv.Put(ctx, k, val); err != nil {
+			return fmt.Errorf("write %s/%s: %w", BucketPromotions, k, err)
+		}
+	}
+	keys, err := kv.Keys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list %s: %w", BucketPromotions, err)
+	}
+	for _, k := range keys {
+		if keep[k] || (app != "" && !strings.HasPrefix(k, kvToken(app)+".")) {
+			continue
+		}
+		if err := kv.Delete(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return fmt.Errorf("delete %s/%s: %w", BucketPromotions, k, err)
+		}
+	}
+	return nil
+}
+
+func promoKey(app, env string) string { return kvToken(app) + "." + kvToken(env) }
+
+// promoKV opens (creating when missing) BucketPromotions; nil without JetStream.
+func (p *Pipeline) promoKV(ctx context.Context) (jetstream.KeyValue, error) {
+	if p.js == nil {
+		return nil, nil
+	}
+	kv, err := p.js.KeyValue(ctx, BucketPromotions)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = p.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      BucketPromotions,
+			Description: "per app and environment: what runs there, open and rejected promotions (derived from the env repo)",
+			History:     5,
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("KV bucket %s: %w", BucketPromotions, err)
+	}
+	return kv, nil
+}
+
+func promoSortRecords(recs []promotion.Record, envs []rules.Environment) {
+	order := map[string]int{}
+	for i, e := range envs {
+		order[e.Name] = i
+	}
+	slices.SortFunc(recs, func(a, b promotion.Record) int {
+		if c := strings.Compare(a.App, b.App); c != 0 {
+			return c
+		}
+		if c := order[a.Env] - order[b.Env]; c != 0 {
+			return c
+		}
+		return strings.Compare(a.Env, b.Env)
+	})
+}
+
+// promoBranch is one bot branch of the env repo.
+type promoBranch struct{ name, hash string }
+
+// promoListBranches lists the env repo's branches under "scorebot/", sorted.
+func promoListBranches(ctx context.Context, url string, auth transport.AuthMethod) ([]promoBranch, error) {
+	remote := git.NewRemote(memory.NewStorage(), &gitconfig.RemoteConfig{Name: "origin", URLs: []string{url}})
+	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth})
+	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list branches of the env repo: %w", err)
+	}
+	var out []promoBranch
+	for _, r := range refs {
+		if !r.Name().IsBranch() || r.Type() != plumbing.HashReference {
+			continue
+		}
+		name := r.Name().Short()
+		if strings.HasPrefix(name, "scorebot/") {
+			out = append(out, promoBranch{name: name, hash: r.Hash().String()})
+		}
+	}
+	slices.SortFunc(out, func(a, b promoBranch) int { return strings.Compare(a.name, b.name) })
+	return out, nil
+}

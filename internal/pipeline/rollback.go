@@ -1,0 +1,217 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/memory"
+
+	"github.com/scorebot/scorebot/internal/envrepo"
+	"github.com/scorebot/scorebot/internal/preview"
+	"github.com/scorebot/scorebot/internal/promotion"
+	"github.com/scorebot/scorebot/internal/render/envtree"
+)
+
+// ErrNothingToRollBack: the env repo's history has no earlier state of the app to restore.
+var ErrNothingToRollBack = errors.New("nothing to roll back to")
+
+// RollbackRequest asks for a PR restoring an app's earlier state in one environment.
+type RollbackRequest struct {
+	App        string // app id; default: the rules' mapping of SourceRepo
+	SourceRepo string
+	Env        string
+	// Commit, when set, is the app commit to go back to: the state the env commit that
+	// deployed it wrote. Default: the state before the current deploy.
+	Commit string
+	Job    *Job
+}
+
+// Rollback opens (or updates) a PR on the bot branch scorebot/rollback/<app>/<env> that
+// restores the app's own files in env (its folder and its Flux Kustomization) as an earlier
+// env commit held them, found by walking the env branch's first-parent history and reading
+// the app's provenance record at each commit. It never merges the PR itself.
+func (p *Pipeline) Rollback(ctx context.Context, req RollbackRequest) (PromoteResult, error) {
+	log := p.promoLog(req.Job).With("env", req.Env)
+	lr, err := p.Rules(ctx)
+	if err != nil {
+		return PromoteResult{}, err
+	}
+	env, ok := lr.Rules.Environment(req.Env)
+	if !ok {
+		_, err := promotion.StepInto(lr.Rules.Platform.Environments, req.Env)
+		return PromoteResult{}, Permanent(fmt.Errorf("rollback: %w", err))
+	}
+	app := req.App
+	if app == "" {
+		app = lr.Rules.AppFor(req.SourceRepo).AppID
+	}
+	if err := envtree.CheckName("app", app); err != nil {
+		return PromoteResult{}, Permanent(fmt.Errorf("rollback: %w", err))
+	}
+	base := lr.Rules.Platform.EnvRepo.Path
+	envBranch := promoEnvBranch(lr.Rules)
+	owned := []string{envtree.AppDir(base, env.Name, app) + "/", path.Join(envtree.ClusterDir(base, env.Name), app+".yaml")}
+	res := PromoteResult{App: app, To: env.Name, Branch: promotion.RollbackBranch(app, env.Name)}
+
+	auth, err := p.gitAuth(ctx)
+	if err != nil {
+		return res, err
+	}
+	// The whole first-parent history is needed; the env repo writer keeps a shallow clone.
+	// A rollback is rare, so an in-memory clone of the env branch is read and dropped.
+	repo, err := git.CloneContext(ctx, memory.NewStorage(), nil, &git.CloneOptions{
+		URL: lr.Rules.Platform.EnvRepo.URL, Auth: auth, ReferenceName: plumbing.NewBranchReferenceName(envBranch),
+		SingleBranch: true, NoCheckout: true, Tags: git.NoTags,
+	})
+	if err != nil {
+		return res, fmt.Errorf("rollback: clone the env repo: %w", err)
+	}
+	ref, err := repo.Reference(plumbing.NewRemoteReferenceName("origin", envBranch), true)
+	if err != nil {
+		return res, fmt.Errorf("rollback: env branch %s: %w", envBranch, err)
+	}
+	provPath := promoProvenancePath(base, env.Name, app)
+	c, err := repo.CommitObject(ref.Hash())
+	if err != nil {
+		return res, fmt.Errorf("rollback: %w", err)
+	}
+	cur, ok := promoProvenanceAt(c, provPath)
+	if !ok {
+		return res, Permanent(fmt.Errorf("rollback %s in %s: %w: %s is not deployed in %s", app, env.Name, ErrNothingToRollBack, app, env.Name))
+	}
+	var target *object.Commit
+	var prov promotion.Provenance
+	for c != nil {
+		pv, found := promoProvenanceAt(c, provPath)
+		if req.Commit != "" {
+			if found && promotion.SameCommit(pv.Source.Commit, req.Commit) && !promotion.SameCommit(cur.Source.Commit, req.Commit) {
+				target, prov = c, pv
+				break
+			}
+		} else if found && pv.Source.Commit != cur.Source.Commit {
+			target, prov = c, pv
+			break
+		}
+		if len(c.ParentHashes) == 0 {
+			break
+		}
+		if c, err = repo.CommitObject(c.ParentHashes[0]); err != nil {
+			return res, fmt.Errorf("rollback: walk the env history: %w", err)
+		}
+	}
+	if target == nil {
+		what := "an earlier deploy of " + app
+		if req.Commit != "" {
+			what = "a deploy of " + app + " from " + req.Commit
+			if promotion.SameCommit(cur.Source.Commit, req.Commit) {
+				what += " other than the current one (" + env.Name + " runs it now)"
+			}
+		}
+		return res, Permanent(fmt.Errorf("rollback %s in %s: %w: the env branch's history has no %s", app, env.Name, ErrNothingToRollBack, what))
+	}
+	restored, err := promoFilesAt(target, owned)
+	if err != nil {
+		return res, err
+	}
+	res.SourceRepo, res.SourceCommit = prov.Source.Repo, prov.Source.Commit
+	er, err := p.EnvRepo(ctx, lr.Rules.Platform.EnvRepo)
+	if err != nil {
+		return res, err
+	}
+	current, err := promoReadPrefixes(ctx, er, "", owned)
+	if err != nil {
+		return res, err
+	}
+	msg := envrepo.Message{
+		Subject: fmt.Sprintf("roll back %s in %s to %s@%s", app, env.Name, prov.Source.Repo, short(prov.Source.Commit)),
+		Body:    fmt.Sprintf("Restores the app's files as env commit %s held them.", short(target.Hash.String())),
+		Trailers: []envrepo.Trailer{
+			{Key: TrailerSourceRepo, Value: prov.Source.Repo},
+			{Key: TrailerSourceCommit, Value: prov.Source.Commit},
+			{Key: TrailerRulesCommit, Value: prov.Rules.Commit},
+		},
+	}
+	pushed, err := er.PushBranch(ctx, res.Branch, envBranch, msg, envrepo.Change{Owned: owned, Files: restored})
+	if err != nil {
+		return res, fmt.Errorf("push %s: %w", res.Branch, err)
+	}
+	if !pushed.Changed && pushed.Parent == "" {
+		res.UpToDate, res.Reason = true, env.Name+" already holds that state"
+		return res, nil
+	}
+	res.BranchCommit = pushed.Commit
+	desc := promotion.Description{
+		Kind: promotion.KindRollback, App: app, To: env.Name,
+		SourceRepo: prov.Source.Repo, SourceCommit: prov.Source.Commit,
+		SourceURL:   p.promoCommitURL(prov.Source.Repo, prov.Source.Commit),
+		RulesCommit: prov.Rules.Commit, Current: cur.Source.Commit, RestoredFrom: target.Hash.String(),
+		Diffs: preview.Diff(current, restored),
+	}
+	fc := p.promoForge(req.Job)
+	if fc == nil {
+		return res, nil
+	}
+	ghRepo, err := p.promoEnvRepoName(lr.Rules)
+	if err != nil {
+		return res, err
+	}
+	pr, created, err := promoUpsertPR(ctx, fc, ghRepo, res.Branch, envBranch, desc.Title(), desc.Markdown())
+	if err != nil {
+		return res, err
+	}
+	res.PR, res.PRURL, res.Opened, res.Updated = pr.GetNumber(), pr.GetHTMLURL(), created, !created
+	log.Info("rollback PR ready", "app", app, "pr", res.PR, "to", prov.Source.Repo+"@"+short(prov.Source.Commit), "restored_from", short(target.Hash.String()))
+	return res, nil
+}
+
+// promoProvenanceAt reads the provenance record at file in commit c.
+func promoProvenanceAt(c *object.Commit, file string) (promotion.Provenance, bool) {
+	f, err := c.File(file)
+	if err != nil {
+		return promotion.Provenance{}, false
+	}
+	s, err := f.Contents()
+	if err != nil {
+		return promotion.Provenance{}, false
+	}
+	prov, err := promotion.ParseProvenance([]byte(s))
+	return prov, err == nil
+}
+
+// promoFilesAt reads the files under prefixes (folders end in "/") in commit c.
+func promoFilesAt(c *object.Commit, prefixes []string) (map[string][]byte, error) {
+	tree, err := c.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("rollback: tree of %s: %w", c.Hash, err)
+	}
+	out := map[string][]byte{}
+	err = tree.Files().ForEach(func(f *object.File) error {
+		for _, pre := range prefixes {
+			if f.Name == pre || (strings.HasSuffix(pre, "/") && strings.HasPrefix(f.Name, pre)) {
+				r, err := f.Reader()
+				if err != nil {
+					return err
+				}
+				defer r.Close()
+				b, err := io.ReadAll(r)
+				if err != nil {
+					return err
+				}
+				out[f.Name] = b
+				return nil
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rollback: read %s: %w", c.Hash, err)
+	}
+	return out, nil
+}
