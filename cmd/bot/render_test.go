@@ -174,6 +174,7 @@ func TestRenderErrors(t *testing.T) {
 	if err := os.WriteFile(leaky, []byte("apiVersion: score.dev/v1b1\nmetadata: {name: leaky}\ncontainers: {main: {image: busybox}}\nresources: {db: {type: leaky}}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	leakyOut := filepath.Join(t.TempDir(), "x")
 	unrelated := t.TempDir()
 	if err := os.WriteFile(filepath.Join(unrelated, "notes.txt"), []byte("mine"), 0o644); err != nil {
 		t.Fatal(err)
@@ -189,7 +190,7 @@ func TestRenderErrors(t *testing.T) {
 		{"unknown env", []string{"--rules", rulesDir, "--env", "qa", score}, 1, `environment "qa"`},
 		{"missing score", []string{"--rules", rulesDir, "--env", "development", score + ".missing"}, 1, "read score file"},
 		{"no rules", []string{"--rules", filepath.Join(rulesDir, "nope"), "--env", "development", score}, 1, "rules repo"},
-		{"plaintext secret", []string{"--rules", rulesDir, "--env", "development", "--out", filepath.Join(t.TempDir(), "x"), leaky}, 1, "plaintext"},
+		{"plaintext secret", []string{"--rules", rulesDir, "--env", "development", "--out", leakyOut, leaky}, 1, "plaintext"},
 		{"unrelated out", []string{"--rules", rulesDir, "--env", "development", "--out", unrelated, score}, 1, "holds notes.txt"},
 	}
 	for _, c := range cases {
@@ -205,6 +206,9 @@ func TestRenderErrors(t *testing.T) {
 				t.Error("a secret value was printed")
 			}
 		})
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(leakyOut)); len(entries) != 0 {
+		t.Errorf("a failed render wrote %v", entries)
 	}
 	if b, err := os.ReadFile(filepath.Join(unrelated, "notes.txt")); err != nil || string(b) != "mine" {
 		t.Error("an unrelated --out folder was touched")
