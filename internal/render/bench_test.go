@@ -106,3 +106,13 @@ func BenchmarkRender(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLoadScore loads one generated score file: parse, upgrade, schema, map, validate.
+func BenchmarkLoadScore(b *testing.B) {
+	data := generatedScore(1)
+	for b.Loop() {
+		if _, err := LoadScore("svc/score.yaml", data, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
