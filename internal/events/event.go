@@ -1,12 +1,11 @@
 package events
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/google/go-github/v60/github"
 )
 
 // Kinds of Event the bot acts on; the values are GitHub's X-GitHub-Event names.
@@ -99,31 +98,48 @@ func Supported(eventType string) bool {
 }
 
 // Normalize parses body as a GitHub webhook of type eventType (the X-GitHub-Event header)
-// with go-github and reduces it to an Event. It returns an error wrapping ErrIgnored for
-// events and actions the bot does not use, and ErrMalformed for payloads that do not parse
-// or lack the fields the bot needs. ReceivedAt is left zero for the caller to set.
+// and reduces it to an Event. It returns an error wrapping ErrIgnored for events and actions
+// the bot does not use, and ErrMalformed for payloads that are not JSON objects, give a field
+// the Event needs the wrong JSON type, or lack the fields the bot needs. ReceivedAt is left
+// zero for the caller to set.
+//
+// It decodes only the fields an Event needs (the wire types below, with go-github's JSON
+// names and Go types), not go-github's full event structs: that parse was the largest cost
+// of a webhook. The result is the same as go-github's for every payload go-github accepts
+// (FuzzNormalizeMatchesGitHub); unlike go-github it does not check the types of fields the
+// bot never reads.
 func Normalize(eventType, delivery string, body []byte) (*Event, error) {
 	if !Supported(eventType) {
 		return nil, fmt.Errorf("%w: event %q", ErrIgnored, eventType)
 	}
-	parsed, err := github.ParseWebHook(eventType, body)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s event: %v", ErrMalformed, eventType, err)
-	}
 	ev := &Event{Delivery: delivery, Kind: eventType}
-	switch p := parsed.(type) {
-	case *github.PushEvent:
-		err = normalizePush(ev, p)
-	case *github.PullRequestEvent:
-		err = normalizePullRequest(ev, p)
-	case *github.IssueCommentEvent:
-		err = normalizeIssueComment(ev, p)
-	case *github.InstallationEvent:
-		err = normalizeInstallation(ev, p)
-	case *github.InstallationRepositoriesEvent:
-		err = normalizeInstallationRepositories(ev, p)
-	default:
-		err = fmt.Errorf("%w: unexpected type %T for %s", ErrMalformed, parsed, eventType)
+	var err error
+	switch eventType {
+	case KindPush:
+		var p wirePush
+		if err = decodeWire(eventType, body, &p); err == nil {
+			err = normalizePush(ev, &p)
+		}
+	case KindPullRequest:
+		var p wirePullRequestEvent
+		if err = decodeWire(eventType, body, &p); err == nil {
+			err = normalizePullRequest(ev, &p)
+		}
+	case KindIssueComment:
+		var p wireIssueCommentEvent
+		if err = decodeWire(eventType, body, &p); err == nil {
+			err = normalizeIssueComment(ev, &p)
+		}
+	case KindInstallation:
+		var p wireInstallationEvent
+		if err = decodeWire(eventType, body, &p); err == nil {
+			err = normalizeInstallation(ev, &p)
+		}
+	case KindInstallationRepositories:
+		var p wireInstallationRepositoriesEvent
+		if err = decodeWire(eventType, body, &p); err == nil {
+			err = normalizeInstallationRepositories(ev, &p)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -131,120 +147,227 @@ func Normalize(eventType, delivery string, body []byte) (*Event, error) {
 	return ev, nil
 }
 
-func normalizePush(ev *Event, p *github.PushEvent) error {
-	repo := p.GetRepo()
-	if repo.GetFullName() == "" || p.GetRef() == "" {
+func decodeWire(eventType string, body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("%w: %s event: %v", ErrMalformed, eventType, err)
+	}
+	return nil
+}
+
+// The wire types hold the webhook fields an Event is made of. Pointers stand where go-github
+// has one and the code tells a missing object from an empty one; nil-safe getters keep the
+// reduction below as simple as go-github's Get methods did.
+type (
+	wireUser struct {
+		Login string `json:"login"`
+	}
+	wireInstallation struct {
+		ID      int64     `json:"id"`
+		Account *wireUser `json:"account"`
+	}
+	wireRepo struct {
+		FullName      string `json:"full_name"`
+		CloneURL      string `json:"clone_url"`
+		DefaultBranch string `json:"default_branch"`
+	}
+	wirePush struct {
+		Ref          string            `json:"ref"`
+		Before       string            `json:"before"`
+		After        string            `json:"after"`
+		Created      bool              `json:"created"`
+		Deleted      bool              `json:"deleted"`
+		Repo         *wireRepo         `json:"repository"`
+		Sender       *wireUser         `json:"sender"`
+		Installation *wireInstallation `json:"installation"`
+	}
+	wireBranch struct {
+		Ref  string    `json:"ref"`
+		SHA  string    `json:"sha"`
+		Repo *wireRepo `json:"repo"`
+	}
+	wirePullRequest struct {
+		Number         int         `json:"number"`
+		Head           *wireBranch `json:"head"`
+		Base           *wireBranch `json:"base"`
+		Draft          bool        `json:"draft"`
+		Merged         bool        `json:"merged"`
+		MergeCommitSHA string      `json:"merge_commit_sha"`
+	}
+	wirePullRequestEvent struct {
+		Action       string            `json:"action"`
+		PullRequest  *wirePullRequest  `json:"pull_request"`
+		Repo         *wireRepo         `json:"repository"`
+		Sender       *wireUser         `json:"sender"`
+		Installation *wireInstallation `json:"installation"`
+	}
+	wireIssue struct {
+		Number int `json:"number"`
+		// PullRequest is present (an object) when the issue is a pull request.
+		PullRequest *struct{} `json:"pull_request"`
+	}
+	wireComment struct {
+		ID   int64     `json:"id"`
+		Body string    `json:"body"`
+		User *wireUser `json:"user"`
+	}
+	wireIssueCommentEvent struct {
+		Action       string            `json:"action"`
+		Issue        *wireIssue        `json:"issue"`
+		Comment      *wireComment      `json:"comment"`
+		Repo         *wireRepo         `json:"repository"`
+		Sender       *wireUser         `json:"sender"`
+		Installation *wireInstallation `json:"installation"`
+	}
+	wireInstallationEvent struct {
+		Action       string            `json:"action"`
+		Installation *wireInstallation `json:"installation"`
+		Repositories []*wireRepo       `json:"repositories"`
+		Sender       *wireUser         `json:"sender"`
+	}
+	wireInstallationRepositoriesEvent struct {
+		Action              string            `json:"action"`
+		Installation        *wireInstallation `json:"installation"`
+		RepositoriesAdded   []*wireRepo       `json:"repositories_added"`
+		RepositoriesRemoved []*wireRepo       `json:"repositories_removed"`
+		Sender              *wireUser         `json:"sender"`
+	}
+)
+
+func (u *wireUser) login() string {
+	if u == nil {
+		return ""
+	}
+	return u.Login
+}
+
+func (i *wireInstallation) id() int64 {
+	if i == nil {
+		return 0
+	}
+	return i.ID
+}
+
+func (i *wireInstallation) account() string {
+	if i == nil {
+		return ""
+	}
+	return i.Account.login()
+}
+
+func (r *wireRepo) get() wireRepo {
+	if r == nil {
+		return wireRepo{}
+	}
+	return *r
+}
+
+func normalizePush(ev *Event, p *wirePush) error {
+	repo := p.Repo.get()
+	if repo.FullName == "" || p.Ref == "" {
 		return fmt.Errorf("%w: push event without repository.full_name or ref", ErrMalformed)
 	}
-	ev.Repo = repo.GetFullName()
-	ev.RepoCloneURL = repo.GetCloneURL()
-	ev.DefaultBranch = repo.GetDefaultBranch()
-	ev.Ref = p.GetRef()
+	ev.Repo = repo.FullName
+	ev.RepoCloneURL = repo.CloneURL
+	ev.DefaultBranch = repo.DefaultBranch
+	ev.Ref = p.Ref
 	ev.Branch, _ = strings.CutPrefix(ev.Ref, "refs/heads/")
 	if ev.Branch == ev.Ref {
 		ev.Branch = ""
 	}
-	ev.Before = p.GetBefore()
-	ev.After = p.GetAfter()
-	ev.Created = p.GetCreated()
-	ev.Deleted = p.GetDeleted()
-	ev.Sender = p.GetSender().GetLogin()
-	ev.InstallationID = p.GetInstallation().GetID()
+	ev.Before = p.Before
+	ev.After = p.After
+	ev.Created = p.Created
+	ev.Deleted = p.Deleted
+	ev.Sender = p.Sender.login()
+	ev.InstallationID = p.Installation.id()
 	return nil
 }
 
-func normalizePullRequest(ev *Event, p *github.PullRequestEvent) error {
-	ev.Action = p.GetAction()
+func normalizePullRequest(ev *Event, p *wirePullRequestEvent) error {
+	ev.Action = p.Action
 	if !supportedPRAction(ev.Action) {
 		return fmt.Errorf("%w: pull_request action %q", ErrIgnored, ev.Action)
 	}
-	pr := p.GetPullRequest()
-	repo := p.GetRepo()
-	if pr == nil || repo.GetFullName() == "" || pr.GetNumber() == 0 {
+	pr := p.PullRequest
+	repo := p.Repo.get()
+	if pr == nil || repo.FullName == "" || pr.Number == 0 {
 		return fmt.Errorf("%w: pull_request event without pull_request.number or repository.full_name", ErrMalformed)
 	}
-	ev.Repo = repo.GetFullName()
-	ev.RepoCloneURL = repo.GetCloneURL()
-	ev.DefaultBranch = repo.GetDefaultBranch()
-	ev.PRNumber = pr.GetNumber()
-	ev.PRHead = prRef(pr.GetHead())
-	ev.PRBase = prRef(pr.GetBase())
-	ev.PRDraft = pr.GetDraft()
-	ev.Merged = pr.GetMerged()
+	ev.Repo = repo.FullName
+	ev.RepoCloneURL = repo.CloneURL
+	ev.DefaultBranch = repo.DefaultBranch
+	ev.PRNumber = pr.Number
+	ev.PRHead = prRef(pr.Head)
+	ev.PRBase = prRef(pr.Base)
+	ev.PRDraft = pr.Draft
+	ev.Merged = pr.Merged
 	if ev.Merged {
-		ev.MergeCommitSHA = pr.GetMergeCommitSHA()
+		ev.MergeCommitSHA = pr.MergeCommitSHA
 	}
-	ev.Sender = p.GetSender().GetLogin()
-	ev.InstallationID = p.GetInstallation().GetID()
+	ev.Sender = p.Sender.login()
+	ev.InstallationID = p.Installation.id()
 	return nil
 }
 
-func prRef(b *github.PullRequestBranch) *Ref {
+func prRef(b *wireBranch) *Ref {
 	if b == nil {
 		return nil
 	}
-	return &Ref{
-		Ref:      b.GetRef(),
-		SHA:      b.GetSHA(),
-		Repo:     b.GetRepo().GetFullName(),
-		CloneURL: b.GetRepo().GetCloneURL(),
-	}
+	repo := b.Repo.get()
+	return &Ref{Ref: b.Ref, SHA: b.SHA, Repo: repo.FullName, CloneURL: repo.CloneURL}
 }
 
-func normalizeIssueComment(ev *Event, p *github.IssueCommentEvent) error {
-	ev.Action = p.GetAction()
+func normalizeIssueComment(ev *Event, p *wireIssueCommentEvent) error {
+	ev.Action = p.Action
 	if ev.Action != "created" {
 		return fmt.Errorf("%w: issue_comment action %q", ErrIgnored, ev.Action)
 	}
-	issue := p.GetIssue()
-	if !issue.IsPullRequest() {
+	if p.Issue == nil || p.Issue.PullRequest == nil {
 		return fmt.Errorf("%w: issue_comment on an issue, not a pull request", ErrIgnored)
 	}
-	repo := p.GetRepo()
-	if repo.GetFullName() == "" || issue.GetNumber() == 0 || p.GetComment() == nil {
+	repo := p.Repo.get()
+	if repo.FullName == "" || p.Issue.Number == 0 || p.Comment == nil {
 		return fmt.Errorf("%w: issue_comment event without repository.full_name, issue.number or comment", ErrMalformed)
 	}
-	ev.Repo = repo.GetFullName()
-	ev.RepoCloneURL = repo.GetCloneURL()
-	ev.DefaultBranch = repo.GetDefaultBranch()
-	ev.PRNumber = issue.GetNumber()
-	ev.CommentID = p.GetComment().GetID()
-	ev.CommentBody = p.GetComment().GetBody()
-	ev.CommentAuthor = p.GetComment().GetUser().GetLogin()
-	ev.Sender = p.GetSender().GetLogin()
-	ev.InstallationID = p.GetInstallation().GetID()
+	ev.Repo = repo.FullName
+	ev.RepoCloneURL = repo.CloneURL
+	ev.DefaultBranch = repo.DefaultBranch
+	ev.PRNumber = p.Issue.Number
+	ev.CommentID = p.Comment.ID
+	ev.CommentBody = p.Comment.Body
+	ev.CommentAuthor = p.Comment.User.login()
+	ev.Sender = p.Sender.login()
+	ev.InstallationID = p.Installation.id()
 	return nil
 }
 
-func normalizeInstallation(ev *Event, p *github.InstallationEvent) error {
-	ev.Action = p.GetAction()
-	inst := p.GetInstallation()
-	if inst.GetID() == 0 {
+func normalizeInstallation(ev *Event, p *wireInstallationEvent) error {
+	ev.Action = p.Action
+	if p.Installation.id() == 0 {
 		return fmt.Errorf("%w: installation event without installation.id", ErrMalformed)
 	}
-	ev.InstallationID = inst.GetID()
-	ev.Account = inst.GetAccount().GetLogin()
-	ev.Sender = p.GetSender().GetLogin()
+	ev.InstallationID = p.Installation.id()
+	ev.Account = p.Installation.account()
+	ev.Sender = p.Sender.login()
 	for _, r := range p.Repositories {
-		ev.ReposAdded = append(ev.ReposAdded, r.GetFullName())
+		ev.ReposAdded = append(ev.ReposAdded, r.get().FullName)
 	}
 	return nil
 }
 
-func normalizeInstallationRepositories(ev *Event, p *github.InstallationRepositoriesEvent) error {
-	ev.Action = p.GetAction()
-	inst := p.GetInstallation()
-	if inst.GetID() == 0 {
+func normalizeInstallationRepositories(ev *Event, p *wireInstallationRepositoriesEvent) error {
+	ev.Action = p.Action
+	if p.Installation.id() == 0 {
 		return fmt.Errorf("%w: installation_repositories event without installation.id", ErrMalformed)
 	}
-	ev.InstallationID = inst.GetID()
-	ev.Account = inst.GetAccount().GetLogin()
-	ev.Sender = p.GetSender().GetLogin()
+	ev.InstallationID = p.Installation.id()
+	ev.Account = p.Installation.account()
+	ev.Sender = p.Sender.login()
 	for _, r := range p.RepositoriesAdded {
-		ev.ReposAdded = append(ev.ReposAdded, r.GetFullName())
+		ev.ReposAdded = append(ev.ReposAdded, r.get().FullName)
 	}
 	for _, r := range p.RepositoriesRemoved {
-		ev.ReposRemoved = append(ev.ReposRemoved, r.GetFullName())
+		ev.ReposRemoved = append(ev.ReposRemoved, r.get().FullName)
 	}
 	return nil
 }
