@@ -63,7 +63,7 @@ func TestDevCommands(t *testing.T) {
 	for _, want := range []string{
 		"git clone http://" + addr + "/git/demo-app.git", "edit score.yaml", "git push",
 		"http://" + addr + "/api/v3/repos/local/demo-app/commits/<sha>/statuses",
-		"git clone http://" + addr + "/git/env.git", "dev --listen " + addr + " pr open --repo demo-app --head my-branch",
+		"git clone http://" + addr + "/git/env.git", "dev pr open --listen " + addr + " --repo demo-app --head my-branch",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("instructions lack %q:\n%s", want, out)
@@ -99,7 +99,17 @@ func TestDevCommands(t *testing.T) {
 		}
 		return strings.TrimSpace(o.String())
 	}
-	if n := cli("pr", "open", "--listen", addr, "--repo", "demo-app", "--head", "feature"); n != "1" {
+	// The printed command, as printed.
+	var printed []string
+	for _, line := range strings.Split(out, "\n") {
+		if _, cmd, ok := strings.Cut(line, "go run ./cmd/bot dev pr open"); ok {
+			printed = append([]string{"pr", "open"}, strings.Fields(strings.ReplaceAll(cmd, "my-branch", "feature"))...)
+		}
+	}
+	if printed == nil {
+		t.Fatalf("no pr open command printed:\n%s", out)
+	}
+	if n := cli(printed...); n != "1" {
 		t.Fatalf("pr open printed %q, want 1", n)
 	}
 	if got := cli("comment", "--listen", addr, "--repo", "demo-app", "1", "/scorebot help", "--as", "reviewer"); !strings.Contains(got, "local/demo-app#1") {

@@ -244,7 +244,8 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("forge client: %w", err)
 	}
-	s.bot = Bot{
+	// base is never written after this: the workers' goroutine copies it.
+	base := Bot{
 		Forge: fc, ForgeConfig: fcfg,
 		GitURL: s.url + "/git", RulesURL: s.CloneURL(RepoRules), EnvURL: s.CloneURL(RepoEnv),
 		DataDir: filepath.Join(cfg.DataDir, dirBot), Logger: s.log,
@@ -258,7 +259,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	}
 	if cfg.Workers != nil {
 		s.botSrv.Workers = func(ctx context.Context, js jetstream.JetStream) error {
-			b := s.bot
+			b := base
 			b.JetStream, b.Conn = js, s.botSrv.Conn()
 			return cfg.Workers(ctx, b)
 		}
@@ -276,6 +277,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		<-botDone
 		return nil, ctx.Err()
 	}
+	s.bot = base
 	s.bot.JetStream, s.bot.Conn = s.botSrv.JetStream(), s.botSrv.Conn()
 	botURL := &url.URL{Scheme: "http", Host: s.botSrv.Addr()}
 	s.emitter.url = botURL.String() + "/webhooks/github"

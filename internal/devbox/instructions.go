@@ -9,9 +9,9 @@ import (
 // to look. cli is how to run the bot (e.g. "go run ./cmd/bot"); it is used for the PR and
 // comment commands, which get --listen when the sandbox is not on the default address.
 func (s *Sandbox) Instructions(cli string) string {
-	dev := cli + " dev"
+	listen := ""
 	if s.addr != DefaultListen {
-		dev += " --listen " + s.addr
+		listen = " --listen " + s.addr
 	}
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
@@ -33,8 +33,8 @@ func (s *Sandbox) Instructions(cli string) string {
 	w("")
 	w("Pull requests and comments:")
 	w("  git push origin HEAD:my-branch")
-	w("  %s pr open --repo %s --head my-branch", dev, RepoApp)
-	w("  %s comment --repo %s <n> '/scorebot help'", dev, RepoApp)
-	w("  %s pr merge --repo %s <n>     (or pr close)", dev, RepoApp)
+	w("  %s dev pr open%s --repo %s --head my-branch", cli, listen, RepoApp)
+	w("  %s dev comment%s --repo %s <n> '/scorebot help'", cli, listen, RepoApp)
+	w("  %s dev pr merge%s --repo %s <n>     (or pr close)", cli, listen, RepoApp)
 	return b.String()
 }
