@@ -79,6 +79,13 @@ func TestPushBecomesWebhook(t *testing.T) {
 		t.Fatalf("new-branch push webhook wrong: %d pushes; last %s", len(got), got[len(got)-1].Payload)
 	}
 
+	// Deleting the branch: deleted, no head commit.
+	gitRun(t, wt, "push", "-q", "origin", ":feature")
+	if got := hooks.find("push", "", "local/demo-app"); len(got) != 3 || !strings.Contains(string(got[2].Payload), `"deleted":true`) ||
+		!strings.Contains(string(got[2].Payload), `"head_commit":null`) {
+		t.Fatalf("branch deletion push webhook wrong: %d pushes; last %s", len(got), got[len(got)-1].Payload)
+	}
+
 	// A repo nobody seeded, created under the data dir, is served and reported too.
 	if err := sb.Git().Create("newapp"); err != nil {
 		t.Fatal(err)
