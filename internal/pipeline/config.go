@@ -63,8 +63,9 @@ type Config struct {
 	// "http://127.0.0.1:8080/git/{name}.git"). Default: the event's clone URL, and
 	// "https://github.com/{owner}/{name}.git" for repos known only by name (re-renders).
 	GitURLTemplate string
-	// GitAuth returns the credentials for git over HTTPS (e.g. forge.Client.GitAuth);
-	// nil: anonymous.
+	// GitAuth returns the credentials for git over HTTPS, e.g. forge.Client.GitAuth wrapped
+	// as func(ctx) (transport.AuthMethod, error); it is asked on every git HTTP request, so
+	// expiring installation tokens are renewed. nil: anonymous.
 	GitAuth func(ctx context.Context) (transport.AuthMethod, error)
 
 	// Author and Committer of env-repo commits (defaults: envrepo's); Signer signs them.
@@ -99,6 +100,13 @@ type Config struct {
 	LeaseTTL time.Duration
 	// PushAttempts bounds env-repo push retries per job (envrepo's default when 0).
 	PushAttempts int
+
+	// AfterDeploy, when set, runs after a push is deployed (or found deployed already) to its
+	// first environment and reported: promotion (issue 7) opens or updates the promotion PR
+	// there, e.g. func(ctx, p, job, env, repo, commit) { return p.AfterDeploy(ctx, job, env,
+	// repo, commit) }. An error retries the event (the redelivery commits nothing and comes
+	// back here); a permanent one dead-letters it.
+	AfterDeploy func(ctx context.Context, p *Pipeline, job *Job, env, repo, commit string) error
 
 	// Handlers run the event kinds the pipeline does not handle itself (pull_request,
 	// issue_comment, ...), keyed by events.Kind*. A kind with no handler is acknowledged and
@@ -235,13 +243,11 @@ func (p *Pipeline) cloneURL(repo, fromEvent string) string {
 	return strings.NewReplacer("{owner}", owner, "{name}", name).Replace(tmpl)
 }
 
-func (p *Pipeline) gitAuth(ctx context.Context) (transport.AuthMethod, error) {
+// gitAuth is the auth of every git request: nil (anonymous) or one that asks
+// Config.GitAuth afresh for each request.
+func (p *Pipeline) gitAuth(context.Context) (transport.AuthMethod, error) {
 	if p.cfg.GitAuth == nil {
 		return nil, nil
 	}
-	a, err := p.cfg.GitAuth(ctx)
-	if err != nil {
-		return nil, transient(fmt.Errorf("git credentials: %w", err))
-	}
-	return a, nil
+	return refreshingAuth{get: p.cfg.GitAuth, log: p.log}, nil
 }

@@ -109,6 +109,11 @@ func (p *Pipeline) deployPush(ctx context.Context, job *Job) (string, error) {
 	}
 	rep.status(ctx, "success", desc, envURL)
 	rep.deploymentStatus(ctx, deployID, "success", desc, envURL)
+	if hook := p.cfg.AfterDeploy; hook != nil {
+		if err := hook(ctx, p, job, env.Name, ev.Repo, ev.After); err != nil {
+			return OutcomeRetry, fmt.Errorf("after deploying %s@%s to %s: %w", ev.Repo, short(ev.After), env.Name, err)
+		}
+	}
 	if res.Changed {
 		log.Info("deployed", "env", env.Name, "env_commit", res.Commit, "attempts", res.Attempts)
 		return OutcomeDeployed, nil

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -162,11 +163,18 @@ func (h *harness) config(name string) Config {
 		RulesRepo:      owner + "/rules",
 		GitURLTemplate: h.srv.URL + "/git/{name}.git",
 		Forge:          h.forge,
-		AckWait:        10 * time.Second,
-		MaxDeliver:     5,
-		Backoff:        func(int) time.Duration { return 20 * time.Millisecond },
-		LeaseTTL:       5 * time.Second,
-		Logger:         quietLogger(),
+		GitAuth: func(ctx context.Context) (transport.AuthMethod, error) {
+			a, err := h.forge.GitAuth(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return a, nil
+		},
+		AckWait:    10 * time.Second,
+		MaxDeliver: 5,
+		Backoff:    func(int) time.Duration { return 20 * time.Millisecond },
+		LeaseTTL:   5 * time.Second,
+		Logger:     quietLogger(),
 	}
 }
 

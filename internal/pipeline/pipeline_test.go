@@ -347,3 +347,33 @@ func TestGitServerDownTooLongIsDeadLettered(t *testing.T) {
 }
 
 func dlqMessagesOrNone(t *testing.T, h *harness) []*jetstream.RawStreamMsg { return dlqMessages(t, h) }
+
+// The seams later jobs use: Config.Handlers for other event kinds (here the octokit
+// pull_request opened fixture, repository rewritten) and Config.AfterDeploy.
+func TestHandlersAndAfterDeploy(t *testing.T) {
+	h := newHarness(t)
+	handled := make(chan *events.Event, 1)
+	deployed := make(chan string, 1)
+	cfg := h.config("a")
+	cfg.Handlers = map[string]Handler{events.KindPullRequest: func(_ context.Context, _ *Pipeline, job *Job) error {
+		handled <- job.Event
+		return nil
+	}}
+	cfg.AfterDeploy = func(_ context.Context, _ *Pipeline, _ *Job, env, repo, commit string) error {
+		deployed <- env + " " + repo + "@" + commit
+		return nil
+	}
+	r := h.start(cfg)
+	sha := h.push("demo", testApp("demo", "1"))
+	if got, want := <-deployed, "development local/demo@"+sha; got != want {
+		t.Errorf("AfterDeploy got %q, want %q", got, want)
+	}
+	h.publish(events.KindPullRequest, h.pushPayload("../../../shared/fixtures/github-webhooks/pull_request/opened.payload.json", "demo", "", ""))
+	if ev := <-handled; ev.Repo != "local/demo" || ev.PRNumber == 0 {
+		t.Errorf("handler got %+v", ev)
+	}
+	waitFor(t, "the pull_request job to settle", func() bool { return r.settled(events.KindPullRequest) == 1 })
+	if n := r.jobs(events.KindPullRequest, OutcomeHandled); n != 1 {
+		t.Errorf("handled = %d, want 1", n)
+	}
+}
