@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -307,23 +308,52 @@ func (h *harness) clientAs(user string) *github.Client {
 	return c.GitHub()
 }
 
-// deployDirect renders apps for envs with the rules repo's head and commits them to the
-// env repo in one commit, as deploys and promotions would have.
+// deployDirect renders apps (testApp at version 1) for envs with the test rules and commits
+// them to the env repo in one commit, as deploys and promotions would have.
 func (h *harness) deployDirect(apps []string, envs []string) {
+	h.t.Helper()
+	all := map[string]map[string][]byte{}
+	for _, app := range apps {
+		all[app] = testApp(app, "1")
+	}
+	h.deployApps(nil, all, envs)
+}
+
+// deployDirectFiles is deployDirect of one app's files, with the three-environment rules.
+func (h *harness) deployDirectFiles(app string, files map[string][]byte, envs []string) {
+	h.deployApps(threeEnvRules, map[string]map[string][]byte{app: files}, envs)
+}
+
+// deployApps commits each app's files to its repo, renders them for envs with the test rules
+// (edited by edit) and commits the renders to the env repo in one commit.
+func (h *harness) deployApps(edit func(map[string][]byte), apps map[string]map[string][]byte, envs []string) {
 	h.t.Helper()
 	ctx := context.Background()
 	rulesHead, _ := h.host.Head(ctx, "rules", "main")
-	rs, err := rules.Load(mapFS(h.rulesFiles(nil)))
+	rs, err := rules.Load(mapFS(h.rulesFiles(edit)))
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	names := make([]string, 0, len(apps))
+	for app := range apps {
+		names = append(names, app)
+	}
+	slices.Sort(names)
 	var changes []envrepo.Change
-	for _, app := range apps {
-		files := testApp(app, "1")
+	for _, app := range names {
+		files := apps[app]
 		sha := h.commitApp(app, files)
+		var scores []render.ScoreFile
+		paths := make([]string, 0, len(files))
+		for p := range files {
+			paths = append(paths, p)
+		}
+		slices.Sort(paths)
+		for _, p := range paths {
+			scores = append(scores, render.ScoreFile{Path: p, Data: files[p]})
+		}
 		for _, env := range envs {
-			out, err := render.Render(render.Input{Rules: rs, Env: env, AppID: app,
-				Files:      []render.ScoreFile{{Path: "score.yaml", Data: files["score.yaml"]}},
+			out, err := render.Render(render.Input{Rules: rs, Env: env, AppID: app, Files: scores,
 				Provenance: render.Provenance{SourceRepo: owner + "/" + app, SourceCommit: sha, RulesCommit: rulesHead}})
 			if err != nil {
 				h.t.Fatal(err)
@@ -365,6 +395,9 @@ func TestPreviewRulesPRStagingPostgres(t *testing.T) {
 		t.Fatalf("%d preview comments, want 1", len(comments))
 	}
 	body := comments[0]
+	if os.Getenv("PREVIEW_DUMP") != "" {
+		_ = os.WriteFile(os.Getenv("PREVIEW_DUMP"), []byte(body), 0o644)
+	}
 	for _, app := range apps {
 		if !strings.Contains(body, "| "+app+" | staging | 0 | 1 |") {
 			t.Errorf("comment does not list %s in staging:\n%s", app, body)
