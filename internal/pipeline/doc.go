@@ -10,8 +10,9 @@
 //   - rerender.go: a push to the rules repo → one re-render commit per environment.
 //   - order.go: never deploy an older commit after a newer one; skip superseded pushes.
 //   - report.go: commit statuses and Deployments through package forge.
+//   - auth.go: git credentials asked afresh per request (installation tokens expire).
 //   - handlers.go: the seam where previews (pull_request, issue_comment) and promotion add
-//     their jobs.
+//     their jobs (Config.Handlers; Config.AfterDeploy runs after a deploy).
 //
 // It owns the consumer, the KV buckets scorebot-locks and scorebot-deployed, and the data
 // dir's gitcache/ and envrepos/ folders. It must not parse webhooks (package events does),
