@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/scorebot/scorebot/internal/envrepo"
 	"github.com/scorebot/scorebot/internal/events"
 	"github.com/scorebot/scorebot/internal/githost"
 	"github.com/scorebot/scorebot/internal/render"
@@ -375,5 +376,47 @@ func TestHandlersAndAfterDeploy(t *testing.T) {
 	waitFor(t, "the pull_request job to settle", func() bool { return r.settled(events.KindPullRequest) == 1 })
 	if n := r.jobs(events.KindPullRequest, OutcomeHandled); n != 1 {
 		t.Errorf("handled = %d, want 1", n)
+	}
+}
+
+// A rules push re-renders apps in environments reached by promotion only behind
+// DirectCommitPromotedEnvs (promotion PRs take over there, issue 7).
+func TestRulesPushPromotedEnvs(t *testing.T) {
+	for _, direct := range []bool{false, true} {
+		t.Run(fmt.Sprintf("direct=%v", direct), func(t *testing.T) {
+			h := newHarness(t)
+			sha := h.commitApp("alpha", testApp("alpha", "1"))
+			rulesHead, _ := h.host.Head(context.Background(), "rules", "main")
+			rs, err := rules.Load(mapFS(h.rulesFiles(nil)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// alpha as a promotion would have put it in staging.
+			out, err := render.Render(render.Input{Rules: rs, Env: "staging", AppID: "alpha",
+				Files:      []render.ScoreFile{{Path: "score.yaml", Data: testApp("alpha", "1")["score.yaml"]}},
+				Provenance: render.Provenance{SourceRepo: "local/alpha", SourceCommit: sha, RulesCommit: rulesHead}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.env.Apply(context.Background(), envrepo.Message{Subject: "promote alpha to staging"}, change(out)); err != nil {
+				t.Fatal(err)
+			}
+			cfg := h.config("a")
+			cfg.DirectCommitPromotedEnvs = direct
+			r := h.start(cfg)
+			after := h.seedRules(func(files map[string][]byte) {
+				p := "definitions/resources.yaml"
+				files[p] = []byte(strings.Replace(string(files[p]), "host: pg.db.svc", "host: pg-v2.db.svc", 1))
+			})
+			h.publish(events.KindPush, h.pushPayload(pushFixture, "rules", rulesHead, after))
+			waitFor(t, "the rules job", func() bool { return r.settled(events.KindPush) == 1 })
+			dep := h.envFile("apps/staging/alpha/deployment-alpha.yaml")
+			if got := strings.Contains(dep, "pg-v2.db.svc"); got != direct {
+				t.Errorf("staging re-rendered = %v, want %v", got, direct)
+			}
+			if n, want := len(h.envLog()), map[bool]int{false: 1, true: 2}[direct]; n != want {
+				t.Errorf("%d env commits, want %d (the promotion, and the re-render when direct)", n, want)
+			}
+		})
 	}
 }
