@@ -68,6 +68,12 @@ func (p *Pipeline) deployPush(ctx context.Context, job *Job) (string, error) {
 	if err != nil {
 		return OutcomeFailed, p.failEarly(ctx, job, err)
 	}
+	if p.isEnvRepo(lr, ev.Repo, ev.RepoCloneURL) {
+		// The bot's own commits (and merged promotion PRs) arrive as pushes too, because the
+		// GitHub App is installed on the env repo. They are not an app to deploy.
+		log.Debug("push to the env repo: ignored")
+		return OutcomeIgnored, nil
+	}
 	env, ok := firstAutoEnv(lr.Rules)
 	if !ok {
 		log.Warn("the rules repo names no environment deployed from the default branch: nothing to do")
@@ -229,4 +235,21 @@ func (p *Pipeline) EnvRepo(ctx context.Context, er rules.EnvRepo) (*envrepo.Repo
 	}
 	p.envRepos[id] = r
 	return r, nil
+}
+
+// isEnvRepo reports whether repo (with the clone URL its event carried) is the env repo the
+// rules name.
+func (p *Pipeline) isEnvRepo(lr *LoadedRules, repo, cloneURL string) bool {
+	envURL := normalGitURL(lr.Rules.Platform.EnvRepo.URL)
+	if envURL == "" {
+		return false
+	}
+	return envURL == normalGitURL(p.cloneURL(repo, cloneURL)) || envURL == normalGitURL(cloneURL)
+}
+
+// normalGitURL lets clone URLs that name one repo compare equal: no trailing slash or
+// ".git", lower case (GitHub names are case-insensitive).
+func normalGitURL(u string) string {
+	u = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSpace(u), "/"), ".git")
+	return strings.ToLower(u)
 }
