@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -55,6 +54,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	replicas := fs.Int("nats-replicas", 1, "replicas of the streams and KV bucket (3 on a 3-node cluster)")
 	publishTimeout := fs.Duration("publish-timeout", 5*time.Second, "how long a webhook may wait for NATS before 503")
 	logLevel := fs.String("log-level", "info", "`LEVEL`: debug, info, warn or error")
+	var work workerFlags
+	work.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), serveUsage)
 		fs.PrintDefaults()
@@ -109,16 +110,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	srv.Workers = pipelineWorkers(*dataDir, log, reg)
+	if *role != server.RoleWebhooks {
+		if srv.Workers, err = work.pipelineWorkers(*role, *dataDir, log, reg); err != nil {
+			return err
+		}
+	}
 	return srv.Run(ctx)
-}
-
-// pipelineWorkers returns the workers `bot serve` runs beside the intake (role all or
-// workers), or nil for none. The pipeline (internal/pipeline) plugs in here: it gets a
-// JetStream handle once SCOREBOT_EVENTS exists and must return when ctx ends.
-func pipelineWorkers(dataDir string, log *slog.Logger, reg prometheus.Registerer) func(ctx context.Context, js jetstream.JetStream) error {
-	_, _, _ = dataDir, log, reg
-	return nil
 }
 
 // readSecret reads the webhook secret from path, without its trailing newline.

@@ -27,14 +27,16 @@ func Config(b devbox.Bot) pipeline.Config {
 	}
 }
 
-// Workers returns a devbox.Config.Workers that runs the pipeline; tune, when not nil,
-// adjusts its configuration first (handlers of other event kinds, worker count, ...).
+// Workers returns a devbox.Config.Workers that runs the pipeline with the standard jobs
+// (pipeline.Standard: previews, commands); tune, when not nil, adjusts its configuration
+// first (handlers of other event kinds, worker count, ...).
 func Workers(tune func(*pipeline.Config)) func(ctx context.Context, b devbox.Bot) error {
 	return func(ctx context.Context, b devbox.Bot) error {
 		cfg := Config(b)
 		if tune != nil {
 			tune(&cfg)
 		}
+		pipeline.Standard(&cfg)
 		p, err := pipeline.New(cfg)
 		if err != nil {
 			return fmt.Errorf("pipeline: %w", err)

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scorebot/scorebot/internal/forge/standin"
+	"github.com/scorebot/scorebot/internal/githost"
+)
+
+// TestServeDeploysAPush runs `bot serve` with its workers against a local git host and the
+// GitHub stand-in: a signed push webhook for an app repo becomes an env-repo commit and a
+// success status, through the same wiring production uses.
+func TestServeDeploysAPush(t *testing.T) {
+	dir := t.TempDir()
+	host, err := githost.New(filepath.Join(dir, "git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh, err := standin.New(standin.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/git/", host)
+	mux.Handle("/api/v3/", gh)
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+	gh.URL = ts.URL
+
+	// rules: examples/rules pointing at this host's env repo.
+	rulesFiles := map[string][]byte{}
+	root := filepath.Join("..", "..", "examples", "rules")
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		rulesFiles[filepath.ToSlash(rel)] = b
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	envURL := githost.URL(ts.URL, "env")
+	rulesFiles["platform.yaml"] = rewriteEnvRepoURL(t, rulesFiles["platform.yaml"], envURL)
+	if _, err := host.Seed("rules", rulesFiles, "rules"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := host.Seed("env", map[string][]byte{"README.md": []byte("env\n")}, "seed"); err != nil {
+		t.Fatal(err)
+	}
+	blog, err := os.ReadFile(filepath.Join("..", "..", "examples", "apps", "blog", "score.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha, err := host.Seed("blog", map[string][]byte{"score.yaml": blog}, "blog")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	secretFile := filepath.Join(dir, "secret")
+	tokenFile := filepath.Join(dir, "token")
+	os.WriteFile(secretFile, []byte("s3cret"), 0o600)
+	os.WriteFile(tokenFile, []byte("as:scorebot[bot]\n"), 0o600)
+	addr := "127.0.0.1:" + freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- runServe(ctx, []string{"--listen", addr, "--data-dir", filepath.Join(dir, "data"),
+			"--webhook-secret-file", secretFile,
+			"--rules-url", githost.URL(ts.URL, "rules"), "--rules-repo", "local/rules",
+			"--git-url-template", ts.URL + "/git/{name}.git",
+			"--github-api-url", ts.URL + "/api/v3/", "--github-token-file", tokenFile}, &stderr, &stderr)
+	}()
+	waitUntil(t, "serve ready", done, &stderr, func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+
+	body := pushPayload(t, "local", "blog", githost.URL(ts.URL, "blog"), sha)
+	m := hmac.New(sha256.New, []byte("s3cret"))
+	m.Write(body)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/webhooks/github", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-GitHub-Delivery", "serve-deploy-1")
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(m.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("webhook status %d\n%s", resp.StatusCode, stderr.String())
+	}
+
+	waitUntil(t, "a success status on the app commit", done, &stderr, func() bool {
+		st := gh.Statuses("local", "blog", sha)
+		return len(st) > 0 && st[len(st)-1].State == "success"
+	})
+	files, err := exec.Command("git", "-C", host.Dir("env"), "ls-tree", "-r", "--name-only", "main").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(files), "apps/development/blog/kustomization.yaml") ||
+		!strings.Contains(string(files), "clusters/development/blog.yaml") {
+		t.Fatalf("env repo lacks the rendered app:\n%s", files)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v\n%s", err, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "as:scorebot") || strings.Contains(stderr.String(), "s3cret") {
+		t.Fatalf("a credential reached the logs:\n%s", stderr.String())
+	}
+}
+
+// rewriteEnvRepoURL points platform.yaml's envRepo.url at url.
+func rewriteEnvRepoURL(t *testing.T, platform []byte, url string) []byte {
+	t.Helper()
+	var out []string
+	inEnvRepo := false
+	for _, line := range strings.Split(string(platform), "\n") {
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(line, "envRepo:") {
+			inEnvRepo = true
+		} else if inEnvRepo && strings.HasPrefix(trimmed, "url:") {
+			line = line[:strings.Index(line, "url:")] + "url: " + url
+			inEnvRepo = false
+		}
+		out = append(out, line)
+	}
+	if !strings.Contains(strings.Join(out, "\n"), "url: "+url) {
+		t.Fatalf("platform.yaml has no envRepo.url to rewrite")
+	}
+	return []byte(strings.Join(out, "\n"))
+}
+
+// pushPayload is the octokit push fixture pointed at owner/name and commit sha.
+func pushPayload(t *testing.T, owner, name, cloneURL, sha string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../../../shared/fixtures/github-webhooks/push/payload.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p map[string]any
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	repo := p["repository"].(map[string]any)
+	repo["name"], repo["full_name"], repo["clone_url"], repo["default_branch"] = name, owner+"/"+name, cloneURL, "main"
+	repo["owner"].(map[string]any)["login"] = owner
+	repo["owner"].(map[string]any)["name"] = owner
+	p["ref"], p["before"], p["after"] = "refs/heads/main", githost.ZeroSHA, sha
+	p["created"], p["deleted"] = true, false
+	out, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// waitUntil polls cond until it holds, failing if serve ends or 60 s pass.
+func waitUntil(t *testing.T, what string, done <-chan error, logs *syncBuffer, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		select {
+		case err := <-done:
+			t.Fatalf("serve ended while waiting for %s: %v\n%s", what, err, logs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s\n%s", what, logs.String())
+		}
+	}
+}
