@@ -43,6 +43,7 @@ func TestLostKVRecordCaughtByStreamWindow(t *testing.T) {
 	if got := in.post(f.Event, "lost-record", f.Body, nil); got != http.StatusAccepted {
 		t.Fatalf("status %d", got)
 	}
+	in.waitRecorded("lost-record")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	kv, err := in.js.KeyValue(ctx, BucketDeliveries)
@@ -61,7 +62,44 @@ func TestLostKVRecordCaughtByStreamWindow(t *testing.T) {
 	if n := counterValue(in.metrics.DedupeHits.WithLabelValues("stream")); n != 1 {
 		t.Errorf("stream dedupe hits = %v, want 1", n)
 	}
-	if !in.recorded("lost-record") {
-		t.Errorf("record not restored after the duplicate")
+	in.waitRecorded("lost-record") // restored after the duplicate
+}
+
+// TestRecordFailureCountedAndCoveredByWindow: when the delivery record cannot be written
+// (here the bucket refuses new messages), the webhook is still stored and answered 202, the
+// failure is counted, and a redelivery is caught by the stream's window: stored once.
+func TestRecordFailureCountedAndCoveredByWindow(t *testing.T) {
+	in := newIntake(t, newEmbeddedBackend(t).Conn())
+	f := loadFixtures(t)[len(loadFixtures(t))-1]
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := in.js.Stream(ctx, "KV_"+BucketDeliveries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	cfg.MaxMsgs = 1 // the bucket already discards new messages past its limits
+	if _, err := in.js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := in.post(f.Event, "fills-bucket", f.Body, nil); got != http.StatusAccepted {
+		t.Fatalf("status %d", got)
+	}
+	in.waitRecorded("fills-bucket")
+	for i := 0; i < 2; i++ {
+		if got := in.post(f.Event, "unrecorded", f.Body, nil); got != http.StatusAccepted {
+			t.Fatalf("post %d: status %d", i, got)
+		}
+		want := float64(i + 1)
+		waitFor(t, "record failure counted", func() bool { return counterValue(in.metrics.RecordFailures) == want })
+	}
+	if got := in.stored(); len(got) != 2 || got[1] != "unrecorded" {
+		t.Fatalf("stored %v, want fills-bucket and unrecorded once", got)
+	}
+	if n := counterValue(in.metrics.DedupeHits.WithLabelValues("stream")); n != 1 {
+		t.Errorf("stream dedupe hits = %v, want 1", n)
+	}
+	if in.recorded("unrecorded") {
+		t.Errorf("record written despite the full bucket")
 	}
 }

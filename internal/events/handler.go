@@ -52,8 +52,8 @@ type HandlerConfig struct {
 	Metrics *Metrics
 	// Logger gets one line per request, with the delivery id (default: discard).
 	Logger *slog.Logger
-	// PublishTimeout bounds dedupe check, publish and KV record (default 5s, inside
-	// GitHub's 10s).
+	// PublishTimeout bounds the dedupe check and the publish (default 5s, inside GitHub's
+	// 10s), and how long a delivery record may wait for its ack.
 	PublishTimeout time.Duration
 	// MaxBodyBytes overrides MaxBodyBytes (tests).
 	MaxBodyBytes int64
@@ -65,6 +65,9 @@ type HandlerConfig struct {
 type Handler struct {
 	cfg HandlerConfig
 	log *slog.Logger
+	// recorder writes delivery records without waiting (nil without cfg.Conn: then they are
+	// written with a plain KV put).
+	recorder jetstream.JetStream
 
 	mu sync.Mutex
 	kv jetstream.KeyValue
@@ -91,7 +94,18 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{cfg: cfg, log: log}, nil
+	h := &Handler{cfg: cfg, log: log}
+	if cfg.Conn != nil {
+		rec, err := jetstream.New(cfg.Conn,
+			jetstream.WithPublishAsyncErrHandler(h.recordFailed),
+			jetstream.WithPublishAsyncTimeout(cfg.PublishTimeout),
+			jetstream.WithPublishAsyncMaxPending(maxPendingRecords))
+		if err != nil {
+			return nil, fmt.Errorf("webhook handler: jetstream for delivery records: %w", err)
+		}
+		h.recorder = rec
+	}
+	return h, nil
 }
 
 // ServeHTTP implements http.Handler.
@@ -116,7 +130,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(http.StatusMethodNotAllowed, OutcomeBadMethod, "use POST")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	body, err := readBody(w, r, h.cfg.MaxBodyBytes)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -140,12 +154,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		mediaType = ""
 	}
-	// The signature is checked; this only extracts the JSON (form bodies carry it in "payload").
-	payload, err := github.ValidatePayloadFromBody(mediaType, bytes.NewReader(body), "", nil)
-	if err != nil {
-		log.Warn("webhook refused: content type", "content_type", clip(r.Header.Get("Content-Type")))
-		reply(http.StatusUnsupportedMediaType, OutcomeBadMediaType, "use application/json or application/x-www-form-urlencoded")
-		return
+	// The signature is checked; this only extracts the JSON (form bodies carry it in
+	// "payload"). A JSON body is the payload as it is.
+	payload := body
+	if mediaType != "application/json" {
+		if payload, err = github.ValidatePayloadFromBody(mediaType, bytes.NewReader(body), "", nil); err != nil {
+			log.Warn("webhook refused: content type", "content_type", clip(r.Header.Get("Content-Type")))
+			reply(http.StatusUnsupportedMediaType, OutcomeBadMediaType, "use application/json or application/x-www-form-urlencoded")
+			return
+		}
 	}
 	if !validDelivery(delivery) || eventType == "" {
 		log.Warn("webhook refused: missing or invalid X-GitHub-Delivery or X-GitHub-Event")
@@ -188,6 +205,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// readBody reads the request body, at most limit bytes (more is a *http.MaxBytesError), into
+// one buffer sized from Content-Length when the client sent one.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	body := http.MaxBytesReader(w, r.Body, limit)
+	if r.ContentLength <= 0 {
+		return io.ReadAll(body)
+	}
+	// net/http delivers exactly Content-Length bytes (or an error); one byte of room more
+	// lets the read that reports EOF land without growing the buffer.
+	buf := make([]byte, 0, r.ContentLength+1)
+	for {
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case errors.Is(err, io.EOF):
+			return buf, nil
+		case err != nil:
+			return nil, err
+		case len(buf) == cap(buf):
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
+}
+
 // checkSignature returns "" when X-Hub-Signature-256 is a valid HMAC-SHA256 of body, or the
 // reason it is not. The SHA-1 X-Hub-Signature is never accepted on its own.
 func (h *Handler) checkSignature(hdr http.Header, body []byte) string {
@@ -207,9 +251,16 @@ func (h *Handler) checkSignature(hdr http.Header, body []byte) string {
 }
 
 // store publishes ev unless its delivery was stored before, and records the delivery.
-// The KV record is written only after the PubAck, so a failed publish never hides a
-// redelivery; a KV write that fails after a good publish is covered by the stream's
-// Nats-Msg-Id window, and concurrent duplicates by both.
+//
+// Order: (1) look the delivery up in scorebot-deliveries (a hit is a redelivery: 202, no
+// publish); (2) publish with Nats-Msg-Id = the delivery and wait for the PubAck (the 202
+// waits for it); (3) write the delivery's record, without waiting for its ack. The record is
+// written only after the PubAck, so a failed publish never hides a redelivery. Until the
+// record is acknowledged (and forever if writing it fails, or the process dies first) the
+// stream's Nats-Msg-Id window catches a redelivery: its PubAck says duplicate, nothing is
+// stored twice, and the record is written then. The window (DuplicateWindow) is far longer
+// than a record takes to land or fail (PublishTimeout). Concurrent copies of one delivery
+// both pass (1) and are stored once by the window.
 func (h *Handler) store(ctx context.Context, log *slog.Logger, ev *Event, payload []byte) (dup bool, seq uint64, err error) {
 	if nc := h.cfg.Conn; nc != nil && nc.Status() != nats.CONNECTED {
 		return false, 0, fmt.Errorf("%w: nats connection %s", ErrUnavailable, nc.Status())
@@ -253,13 +304,44 @@ func (h *Handler) store(ctx context.Context, log *slog.Logger, ev *Event, payloa
 	if ack.Duplicate {
 		h.cfg.Metrics.DedupeHits.WithLabelValues("stream").Inc()
 	}
-	record := fmt.Appendf(nil, `{"stream":%q,"seq":%d}`, ack.Stream, ack.Sequence)
-	if _, err := kv.Create(ctx, ev.Delivery, record); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
-		// Stored on the stream, so still a 202; the stream's window dedupes a quick redelivery.
-		log.Warn("delivery stored but not recorded in "+BucketDeliveries, "err", err)
-	}
+	h.record(ctx, log, kv, ev.Delivery, ack)
 	return ack.Duplicate, ack.Sequence, nil
 }
+
+// record writes delivery's record to scorebot-deliveries: asynchronously (a publish to the
+// bucket's subject, its ack checked by recordFailed) when the handler has the connection,
+// else with a plain KV put. A put, not a create: every copy of a delivery writes the same
+// value (a duplicate's PubAck carries the original's sequence), and a put also replaces a
+// delete or purge marker.
+func (h *Handler) record(ctx context.Context, log *slog.Logger, kv jetstream.KeyValue, delivery string, ack *jetstream.PubAck) {
+	value := fmt.Appendf(nil, `{"stream":%q,"seq":%d}`, ack.Stream, ack.Sequence)
+	if h.recorder == nil {
+		if _, err := kv.Put(ctx, delivery, value); err != nil {
+			h.cfg.Metrics.RecordFailures.Inc()
+			log.Warn("delivery stored but not recorded in "+BucketDeliveries, "err", err)
+		}
+		return
+	}
+	if _, err := h.recorder.PublishMsgAsync(&nats.Msg{Subject: deliveriesSubjectPrefix + delivery, Data: value}); err != nil {
+		h.cfg.Metrics.RecordFailures.Inc()
+		log.Warn("delivery stored but not recorded in "+BucketDeliveries, "err", err)
+	}
+}
+
+// recordFailed is told about every asynchronous record write that failed or was not
+// acknowledged within PublishTimeout.
+func (h *Handler) recordFailed(_ jetstream.JetStream, msg *nats.Msg, err error) {
+	h.cfg.Metrics.RecordFailures.Inc()
+	h.log.Warn("delivery stored but not recorded in "+BucketDeliveries, "delivery", clip(strings.TrimPrefix(msg.Subject, deliveriesSubjectPrefix)), "err", err)
+}
+
+// deliveriesSubjectPrefix is where a key of scorebot-deliveries is written (the KV protocol:
+// $KV.<bucket>.<key>).
+const deliveriesSubjectPrefix = "$KV." + BucketDeliveries + "."
+
+// maxPendingRecords bounds record writes awaiting their ack; past it a write waits briefly,
+// then is counted as failed (the stream's window still covers its delivery).
+const maxPendingRecords = 8192
 
 // deliveries returns the deliveries bucket, looking it up once it exists.
 func (h *Handler) deliveries(ctx context.Context) (jetstream.KeyValue, error) {

@@ -14,6 +14,10 @@ type Metrics struct {
 	DedupeHits *prometheus.CounterVec
 	// SignatureFailures counts 401s by reason: missing, sha1_only, not_sha256, invalid.
 	SignatureFailures *prometheus.CounterVec
+	// RecordFailures counts stored deliveries whose scorebot-deliveries record was not
+	// acknowledged (written after the 202, without waiting). Such a delivery is on the
+	// stream; a redelivery within the stream's duplicate window is still caught there.
+	RecordFailures prometheus.Counter
 }
 
 // NewMetrics creates the instruments and registers them on reg.
@@ -36,7 +40,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "scorebot_webhook_signature_failures_total",
 			Help: "Webhook requests refused with 401, by reason.",
 		}, []string{"reason"}),
+		RecordFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "scorebot_webhook_record_failures_total",
+			Help: "Stored webhooks whose delivery record in the KV bucket was not acknowledged.",
+		}),
 	}
-	reg.MustRegister(m.Webhooks, m.PublishSeconds, m.DedupeHits, m.SignatureFailures)
+	reg.MustRegister(m.Webhooks, m.PublishSeconds, m.DedupeHits, m.SignatureFailures, m.RecordFailures)
 	return m
 }
