@@ -39,7 +39,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kustypes "sigs.k8s.io/kustomize/api/types"
-	"sigs.k8s.io/yaml"
 
 	"github.com/scorebot/scorebot/internal/render/manifest"
 )
@@ -239,7 +238,7 @@ func addShared(t *Tree, app App) error {
 	if err != nil {
 		return err
 	}
-	b, err := marshal(*ns)
+	b, err := manifest.Marshal(*ns)
 	if err != nil {
 		return err
 	}
@@ -292,7 +291,7 @@ func writeFolder(files map[string][]byte, dir string, ns *manifest.Object, objs 
 	}
 	encoded := make([][]byte, len(entries))
 	if err := parallel(len(entries), func(i int) error {
-		b, err := marshal(entries[i].obj)
+		b, err := manifest.Marshal(entries[i].obj)
 		encoded[i] = b
 		return err
 	}); err != nil {
@@ -308,7 +307,7 @@ func writeFolder(files map[string][]byte, dir string, ns *manifest.Object, objs 
 		TypeMeta:  kustypes.TypeMeta{APIVersion: kustypes.KustomizationVersion, Kind: kustypes.KustomizationKind},
 		Resources: resources,
 	}
-	b, err := yaml.Marshal(k)
+	b, err := manifest.MarshalValue(k)
 	if err != nil {
 		return fmt.Errorf("encode %s/kustomization.yaml: %w", dir, err)
 	}
@@ -398,7 +397,7 @@ func fluxKustomization(name, dir string, deps []string, source string) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
-	return marshal(o)
+	return manifest.Marshal(o)
 }
 
 type provenanceRecord struct {
@@ -432,7 +431,7 @@ func provenanceFile(app App) ([]byte, error) {
 		Rules:       rulesRecord{Commit: app.Provenance.RulesCommit},
 		Scores:      scores,
 	}
-	b, err := yaml.Marshal(rec)
+	b, err := manifest.MarshalValue(rec)
 	if err != nil {
 		return nil, fmt.Errorf("encode provenance of %s: %w", app.AppID, err)
 	}

@@ -189,16 +189,3 @@ func checkIdentity(o Object) error {
 	}
 	return nil
 }
-
-// Marshal encodes the object as YAML with sorted keys; the output ends with a newline.
-// The same object always gives the same bytes.
-func Marshal(o Object) ([]byte, error) {
-	b, err := yaml.Marshal(o.Doc)
-	if err != nil {
-		return nil, fmt.Errorf("%s: encode %s %s: %w", o.Source, o.Kind(), o.Name(), err)
-	}
-	if len(b) == 0 || b[len(b)-1] != '\n' {
-		b = append(b, '\n')
-	}
-	return b, nil
-}

@@ -3,7 +3,7 @@ package provision
 import (
 	"testing"
 
-	"sigs.k8s.io/yaml"
+	"github.com/scorebot/scorebot/internal/render/manifest"
 )
 
 // TestTemplateData renders every field a template sees, as score-k8s names them plus ours.
@@ -76,7 +76,7 @@ resources:
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := yaml.Marshal(res.Outputs("api")["thing"])
+	b, err := manifest.MarshalValue(res.Outputs("api")["thing"])
 	if err != nil {
 		t.Fatal(err)
 	}

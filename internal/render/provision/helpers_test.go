@@ -2,6 +2,7 @@ package provision
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -12,7 +13,6 @@ import (
 	"github.com/score-spec/score-go/loader"
 	"github.com/score-spec/score-go/schema"
 	"github.com/score-spec/score-go/types"
-	"sigs.k8s.io/yaml"
 
 	"github.com/scorebot/scorebot/internal/render/manifest"
 	"github.com/scorebot/scorebot/internal/render/rules"
@@ -105,12 +105,12 @@ func snapshot(t testing.TB, r *Result) []byte {
 		Shared    map[string]any   `json:"shared"`
 	}
 	for _, res := range r.Resources {
-		b, err := yaml.Marshal(res)
+		b, err := json.Marshal(res)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var m map[string]any
-		if err := yaml.Unmarshal(b, &m); err != nil {
+		if err := json.Unmarshal(b, &m); err != nil {
 			t.Fatal(err)
 		}
 		delete(m, "init")
@@ -126,7 +126,7 @@ func snapshot(t testing.TB, r *Result) []byte {
 		out.Resources = append(out.Resources, m)
 	}
 	out.Shared = r.Shared
-	b, err := yaml.Marshal(out)
+	b, err := manifest.MarshalValue(out)
 	if err != nil {
 		t.Fatal(err)
 	}

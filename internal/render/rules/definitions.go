@@ -27,10 +27,36 @@ const WorkloadType = "workload"
 func FuncMap() template.FuncMap {
 	m := sprig.TxtFuncMap()
 	m["encodeSecretRef"] = secretref.Encode
+	// sprig's keys and values follow Go's random map order; these are sorted by key.
+	m["keys"] = sortedDictKeys
+	m["values"] = dictValuesByKey
 	for name, why := range impureFuncs {
 		m[name] = refuse(name, why)
 	}
 	return m
+}
+
+// sortedDictKeys is sprig's keys (the keys of one or more dicts), sorted: sprig returns
+// them in Go's random map order, which would make a template's output differ between runs.
+func sortedDictKeys(dicts ...map[string]any) []string {
+	var keys []string
+	for _, d := range dicts {
+		for k := range d {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// dictValuesByKey is sprig's values, in the order of the sorted keys.
+func dictValuesByKey(dict map[string]any) []any {
+	keys := sortedDictKeys(dict)
+	out := make([]any, len(keys))
+	for i, k := range keys {
+		out[i] = dict[k]
+	}
+	return out
 }
 
 // impureFuncs are sprig functions a rules template may not call: rendering must be pure

@@ -27,3 +27,24 @@ func TestFuncMapRefusesImpureFunctions(t *testing.T) {
 		t.Errorf("got %q, want %q", b.String(), want)
 	}
 }
+
+// TestFuncMapKeysAndValuesAreSorted: sprig's keys and values follow Go's map order; ours do
+// not, so a template that lists them renders the same bytes every time.
+func TestFuncMapKeysAndValuesAreSorted(t *testing.T) {
+	tmpl := template.Must(template.New("t").Funcs(FuncMap()).Parse(
+		`{{ keys .a | join "," }}|{{ values .a | join "," }}|{{ keys .a .b | join "," }}`))
+	for range 50 {
+		a := map[string]any{}
+		for _, k := range []string{"m", "a10", "z", "a9", "b", "a1b", "c", "y", "x"} {
+			a[k] = strings.ToUpper(k)
+		}
+		var b strings.Builder
+		if err := tmpl.Execute(&b, map[string]any{"a": a, "b": map[string]any{"d": 1}}); err != nil {
+			t.Fatal(err)
+		}
+		want := "a10,a1b,a9,b,c,m,x,y,z|A10,A1B,A9,B,C,M,X,Y,Z|a10,a1b,a9,b,c,d,m,x,y,z"
+		if b.String() != want {
+			t.Fatalf("got %q, want %q", b.String(), want)
+		}
+	}
+}

@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
-	"sigs.k8s.io/yaml"
 
 	"github.com/scorebot/scorebot/internal/render/manifest"
 )
@@ -171,7 +170,7 @@ func generate(fs filesys.FileSystem, dir string) error {
 	if err := walk(dir); err != nil {
 		return err
 	}
-	b, err := yaml.Marshal(kustypes.Kustomization{
+	b, err := manifest.MarshalValue(kustypes.Kustomization{
 		TypeMeta:  kustypes.TypeMeta{APIVersion: kustypes.KustomizationVersion, Kind: kustypes.KustomizationKind},
 		Resources: resources,
 	})
