@@ -126,7 +126,7 @@ func Render(in Input) (*Output, error) {
 
 	ns := in.Rules.Platform.NamespaceFor(in.AppID, env.Name)
 	sharedNS := in.Rules.Platform.NamespaceFor(SharedApp, env.Name)
-	pin := provision.Input{Rules: in.Rules, Env: env, AppID: in.AppID, Namespace: ns}
+	pin := provision.Input{Rules: in.Rules, Env: env, AppID: in.AppID, Namespace: ns, SharedNamespace: sharedNS}
 	for _, w := range workloads {
 		pin.Workloads = append(pin.Workloads, provision.Workload{Name: w.name, File: w.file.Path, Spec: w.spec})
 	}

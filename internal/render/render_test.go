@@ -329,6 +329,43 @@ func TestSharedAcrossWorkloadsAndApps(t *testing.T) {
 	}
 }
 
+// TestSharedNamespaceInTemplates: a shared resource's templates see the shared namespace as
+// .Namespace, so the redis host its outputs name is the namespace its objects go to, for any
+// namespace pattern.
+func TestSharedNamespaceInTemplates(t *testing.T) {
+	rs := loadRules(t, exampleRules)
+	for i := range rs.Platform.Environments {
+		rs.Platform.Environments[i].Namespace = "team-{app}-{env}"
+	}
+	out, err := Render(Input{Rules: rs, Env: "development", AppID: "bench", Files: generatedFiles(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var redisNS, addr string
+	for _, o := range out.Objects {
+		if o.Kind() == "StatefulSet" && strings.HasPrefix(o.Name(), "redis-") {
+			redisNS = o.Namespace()
+		}
+		if o.Kind() == "Deployment" && o.Name() == "svc-0000" {
+			b, err := manifest.Marshal(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				if strings.Contains(line, ".svc.cluster.local:6379") {
+					addr = strings.TrimSpace(line)
+				}
+			}
+		}
+	}
+	if redisNS != "team-shared-development" {
+		t.Fatalf("redis StatefulSet in namespace %q, want team-shared-development", redisNS)
+	}
+	if !strings.Contains(addr, "."+redisNS+".svc.cluster.local:6379") {
+		t.Errorf("REDIS_ADDR is %q, want a host in namespace %s", addr, redisNS)
+	}
+}
+
 func TestPlaintextSecretRefused(t *testing.T) {
 	rs := loadRules(t, "testdata/rules-plaintext")
 	f := diskFile(t, "testdata/rules-plaintext/leaky-score.yaml")

@@ -41,8 +41,12 @@ type Input struct {
 	Rules     *rules.Rules
 	Env       rules.Environment // Name = env_id, Type = env_type
 	AppID     string
-	Namespace string
-	Workloads []Workload // any order
+	Namespace string // the app's namespace: .Namespace of private resources' templates
+	// SharedNamespace is the environment's shared namespace (the platform's NamespaceFor
+	// render.SharedApp): .Namespace of shared resources' templates, where their objects go.
+	// Empty means Namespace.
+	SharedNamespace string
+	Workloads       []Workload // any order
 }
 
 // Resource is one provisioned resource.
@@ -541,7 +545,7 @@ func (p *provisioner) provision(n *node) error {
 			SourceWorkload:   r.SourceWorkload,
 			WorkloadMetadata: p.workloadMetadata,
 			WorkloadServices: p.workloadServices,
-			Namespace:        p.in.Namespace,
+			Namespace:        p.namespaceOf(r),
 			App:              p.in.AppID,
 			Env:              Env{Name: p.in.Env.Name, Type: p.in.Env.Type},
 			Resources:        make(map[string]map[string]any, len(r.requires)),
@@ -561,6 +565,15 @@ func (p *provisioner) provision(n *node) error {
 		}
 	}
 	return checkOutputs(r, def)
+}
+
+// namespaceOf is the namespace a resource's objects go to: the shared namespace for a
+// shared resource, the app's for the others.
+func (p *provisioner) namespaceOf(r *Resource) string {
+	if r.Shared && p.in.SharedNamespace != "" {
+		return p.in.SharedNamespace
+	}
+	return p.in.Namespace
 }
 
 // checkOutputs enforces the definition's promises about its outputs.

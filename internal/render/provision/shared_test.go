@@ -70,3 +70,30 @@ resources:
 		})
 	}
 }
+
+// TestTemplateNamespace: a shared resource's templates see the environment's shared
+// namespace as .Namespace (its objects go there), a private one the app's.
+func TestTemplateNamespace(t *testing.T) {
+	const defs = `[{id: thing, type: thing, outputs: "ns: {{ .Namespace }}"}]`
+	w := parseWorkload(t, "a/score.yaml", `
+apiVersion: score.dev/v1b1
+metadata: {name: a}
+containers: {main: {image: x}}
+resources:
+  own: {type: thing}
+  common: {type: thing, id: common}
+`)
+	in := Input{Rules: loadRules(t, map[string]string{"definitions/d.yaml": defs + "\n"}), Env: env("development"), AppID: "app",
+		Namespace: "app-development", SharedNamespace: "shared-development", Workloads: []Workload{w}}
+	res, err := Provision(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := res.Outputs("a")
+	if got := out["own"]["ns"]; got != "app-development" {
+		t.Errorf("private resource sees .Namespace %v, want app-development", got)
+	}
+	if got := out["common"]["ns"]; got != "shared-development" {
+		t.Errorf("shared resource sees .Namespace %v, want shared-development", got)
+	}
+}

@@ -34,7 +34,9 @@ type Data struct {
 	SourceWorkload   string
 	WorkloadMetadata map[string]any // workload name → its metadata
 	WorkloadServices map[string]NetworkService
-	Namespace        string
+	// Namespace is where the resource's objects go: the app's namespace, or for a shared
+	// resource the environment's shared namespace.
+	Namespace string
 
 	App string
 	Env Env
