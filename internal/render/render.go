@@ -135,10 +135,11 @@ func Render(in Input) (*Output, error) {
 		return nil, fmt.Errorf("render app %s for %s: %w", in.AppID, env.Name, err)
 	}
 
-	adjust := in.Rules.WorkloadAdjustments(rules.Context{AppID: in.AppID, EnvID: env.Name, EnvType: env.Type})
 	converted := make([][]manifest.Object, len(workloads))
 	err = parallel(len(workloads), func(i int) error {
 		w := workloads[i]
+		// Workload definitions match per workload: res_id is the workload name.
+		adjust := in.Rules.WorkloadAdjustments(rules.Context{ResID: w.name, AppID: in.AppID, EnvID: env.Name, EnvType: env.Type})
 		objs, err := convert.Workload(convert.Input{
 			Name: w.name, File: w.file.Path, Spec: w.spec,
 			AppID: in.AppID, Env: env.Name, Namespace: ns,

@@ -366,6 +366,36 @@ func TestSharedNamespaceInTemplates(t *testing.T) {
 	}
 }
 
+// TestWorkloadDefinitionResID: workload definitions match per workload, with res_id the
+// workload name (examples: workload-shop-worker-production applies to shop's worker only).
+func TestWorkloadDefinitionResID(t *testing.T) {
+	rs := loadRules(t, exampleRules)
+	out, err := Render(exampleInput(t, rs, "shop", "production"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]struct {
+		replicas int64
+		role     any
+	}{"web": {3, nil}, "worker": {1, "queue-consumer"}}
+	seen := 0
+	for _, o := range out.Objects {
+		w, ok := want[o.Name()]
+		if o.Kind() != "Deployment" || !ok {
+			continue
+		}
+		seen++
+		spec, _ := o.Doc["spec"].(map[string]any)
+		labels, _ := o.Doc["metadata"].(map[string]any)["labels"].(map[string]any)
+		if spec["replicas"] != w.replicas || labels["platform.example.com/role"] != w.role {
+			t.Errorf("%s: replicas %v, role label %v; want %d, %v", o.Name(), spec["replicas"], labels["platform.example.com/role"], w.replicas, w.role)
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("found %d of the Deployments %v", seen, want)
+	}
+}
+
 func TestPlaintextSecretRefused(t *testing.T) {
 	rs := loadRules(t, "testdata/rules-plaintext")
 	f := diskFile(t, "testdata/rules-plaintext/leaky-score.yaml")
