@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scorebot/scorebot/internal/events"
@@ -97,5 +98,10 @@ func runBot(cfg botConfig, log *slog.Logger) error {
 		return err
 	}
 	srv.Workers = p.Run
+	if cfg.Replicas > 1 && os.Getenv(noWorkaroundEnv) != "1" {
+		srv.Workers = func(ctx context.Context, js jetstream.JetStream) error {
+			return p.Run(ctx, replicasJS{JetStream: js, n: cfg.Replicas})
+		}
+	}
 	return srv.Run(ctx)
 }

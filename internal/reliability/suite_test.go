@@ -157,7 +157,6 @@ func runSuite(t *testing.T, size suiteSize, seed uint64) Report {
 	}
 	var (
 		mu        sync.Mutex
-		sent      = sync.NewCond(&mu)
 		completed int // webhooks answered (or given up on)
 		accepted  = map[string]bool{}
 		version   = map[string]int{}
@@ -180,7 +179,6 @@ func runSuite(t *testing.T, size suiteSize, seed uint64) Report {
 					t.Errorf("commit %s: %v", j.repo, err)
 					mu.Lock()
 					completed++
-					sent.Broadcast()
 					mu.Unlock()
 					continue
 				}
@@ -188,7 +186,6 @@ func runSuite(t *testing.T, size suiteSize, seed uint64) Report {
 				outcome, fails := deliver(ctx, client, bs, j.i, delivery, body)
 				mu.Lock()
 				completed++
-				sent.Broadcast()
 				rep.FailedAttempts += fails
 				switch outcome {
 				case "":
@@ -253,11 +250,13 @@ func runSuite(t *testing.T, size suiteSize, seed uint64) Report {
 		for next < len(acts) && acts[next].at <= i {
 			// A fault lands while webhooks are in flight: once the events before it have
 			// been answered, with the senders' queues still full.
-			mu.Lock()
-			for completed < i-2*size.Senders {
-				sent.Wait()
-			}
-			mu.Unlock()
+			// Bounded: a fault that stalls delivery must not keep the next one (the restart)
+			// from happening.
+			waitUntil(30*time.Second, func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return completed >= i-2*size.Senders
+			})
 			run(acts[next])
 			next++
 		}
@@ -361,4 +360,16 @@ func tail(t testing.TB, path string, n int) {
 		lines = lines[len(lines)-n:]
 	}
 	t.Logf("--- %s (last %d lines)\n%s", filepath.Base(path), len(lines), strings.Join(lines, "\n"))
+}
+
+// waitUntil polls cond until it holds or timeout passes; it reports whether it held.
+func waitUntil(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval of a bounded wait
+	}
+	return true
 }

@@ -53,9 +53,11 @@ type world struct {
 	heads map[string]string // app repo → latest commit pushed
 }
 
-func newWorld(t testing.TB, dir string) *world {
+func newWorld(t testing.TB, dir string) *world { return newWorldWith(t, dir) }
+
+func newWorldWith(t testing.TB, dir string, opts ...githost.Option) *world {
 	t.Helper()
-	host, err := githost.New(filepath.Join(dir, "git"), githost.WithLogger(discardLogger()))
+	host, err := githost.New(filepath.Join(dir, "git"), append([]githost.Option{githost.WithLogger(discardLogger())}, opts...)...)
 	if err != nil {
 		t.Skipf("git host: %v", err)
 	}
@@ -93,6 +95,21 @@ func (w *world) gitURL(name string) string { return githost.URL(w.srv.URL, name)
 // env repo.
 func (w *world) seedRules(pgHost string) string {
 	w.t.Helper()
+	sha, err := w.host.Seed("rules", w.rulesFiles(pgHost), "rules at "+pgHost)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if !w.host.Exists("env") {
+		if _, err := w.host.Seed("env", map[string][]byte{"README.md": []byte("env repo\n")}, "seed"); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	return sha
+}
+
+// rulesFiles is testdata/rules with the env repo URL and the postgres host filled in.
+func (w *world) rulesFiles(pgHost string) map[string][]byte {
+	w.t.Helper()
 	files := map[string][]byte{}
 	err := fs.WalkDir(os.DirFS("testdata/rules"), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -106,16 +123,7 @@ func (w *world) seedRules(pgHost string) string {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	sha, err := w.host.Seed("rules", files, "rules at "+pgHost)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if !w.host.Exists("env") {
-		if _, err := w.host.Seed("env", map[string][]byte{"README.md": []byte("env repo\n")}, "seed"); err != nil {
-			w.t.Fatal(err)
-		}
-	}
-	return sha
+	return files
 }
 
 func appName(i int) string { return fmt.Sprintf("app-%03d", i) }
