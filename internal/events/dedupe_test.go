@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -101,5 +102,33 @@ func TestRecordFailureCountedAndCoveredByWindow(t *testing.T) {
 	}
 	if in.recorded("unrecorded") {
 		t.Errorf("record written despite the full bucket")
+	}
+}
+
+// TestRecordWithoutConn: a handler given only a JetStream (no *nats.Conn) writes the record
+// with a KV put before answering, so it is there when the 202 arrives.
+func TestRecordWithoutConn(t *testing.T) {
+	in := newIntake(t, newEmbeddedBackend(t).Conn())
+	h, err := NewHandler(HandlerConfig{Secret: testSecret, JetStream: in.js, Metrics: in.metrics, PublishTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	in.srv = srv
+	f := loadFixtures(t)[len(loadFixtures(t))-1]
+	for i := 0; i < 2; i++ {
+		if got := in.post(f.Event, "no-conn", f.Body, nil); got != http.StatusAccepted {
+			t.Fatalf("post %d: status %d", i, got)
+		}
+		if !in.recorded("no-conn") {
+			t.Fatalf("post %d: not recorded when the 202 came", i)
+		}
+	}
+	if got := in.stored(); len(got) != 1 {
+		t.Fatalf("stored %v, want one message", got)
+	}
+	if n := counterValue(in.metrics.DedupeHits.WithLabelValues("kv")); n != 1 {
+		t.Errorf("kv dedupe hits = %v, want 1", n)
 	}
 }

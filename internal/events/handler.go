@@ -45,8 +45,9 @@ type HandlerConfig struct {
 	Secret []byte
 	// JetStream publishes events; the streams must exist (EnsureStreams).
 	JetStream jetstream.JetStream
-	// Conn, when set, lets the handler answer 503 at once while NATS is disconnected and
-	// fit messages under the server's max_payload.
+	// Conn, when set, lets the handler answer 503 at once while NATS is disconnected, fit
+	// messages under the server's max_payload, and write delivery records without waiting
+	// for their ack (without it each record is a KV put the request waits for).
 	Conn *nats.Conn
 	// Metrics receives counters and the publish latency.
 	Metrics *Metrics
