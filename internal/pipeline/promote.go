@@ -325,17 +325,22 @@ func (p *Pipeline) promoReject(ctx context.Context, lr *LoadedRules, er *envrepo
 	ev := job.Event
 	branch := promotion.Branch(app, env)
 	prov, ok, err := p.promoProvenance(ctx, er, branch, lr.Rules.Platform.EnvRepo.Path, env, app)
-	if err != nil || !ok {
+	if err != nil {
 		return err
+	}
+	if !ok {
+		p.promoLog(job).Warn("closed promotion branch has no provenance record: rejection not recorded", "branch", branch)
+		return nil
 	}
 	rec := promotion.Rejection{App: app, Env: env, SourceRepo: prov.Source.Repo, SourceCommit: prov.Source.Commit,
 		BranchCommit: ev.PRHead.SHA, PR: ev.PRNumber, ClosedBy: ev.Sender}
 	msg := envrepo.Message{Subject: fmt.Sprintf("reject promotion of %s to %s (%s@%s, PR #%d)", app, env, prov.Source.Repo, short(prov.Source.Commit), ev.PRNumber)}
-	_, err = er.PushBranch(ctx, promotion.RejectedBranch(app, env), promoEnvBranch(lr.Rules), msg,
+	res, err := er.PushBranch(ctx, promotion.RejectedBranch(app, env), promoEnvBranch(lr.Rules), msg,
 		envrepo.Change{Files: map[string][]byte{promotion.RejectionFile(app, env): rec.Marshal()}})
 	if err != nil {
 		return fmt.Errorf("record rejection of %s to %s: %w", app, env, err)
 	}
+	p.promoLog(job).Info("promotion rejected: recorded", "branch", promotion.RejectedBranch(app, env), "commit", short(res.Commit), "changed", res.Changed)
 	return nil
 }
 

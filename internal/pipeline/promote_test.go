@@ -1,0 +1,536 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/scorebot/scorebot/internal/envrepo"
+	"github.com/scorebot/scorebot/internal/events"
+	"github.com/scorebot/scorebot/internal/forge"
+	"github.com/scorebot/scorebot/internal/forge/standin"
+	"github.com/scorebot/scorebot/internal/githost"
+	"github.com/scorebot/scorebot/internal/promotion"
+)
+
+// promoHarness runs promotion against real parts: embedded NATS, the git host over smart
+// HTTP, the GitHub stand-in wired to it (merges happen in the bare repo, pushes update PR
+// heads, webhooks are collected). Jobs run synchronously, in the test's goroutine: the
+// consumer is the pipeline's own tests' business; here every step is deterministic.
+type promoHarness struct {
+	t     *testing.T
+	dir   string
+	host  *githost.Host
+	gh    *standin.Server
+	url   string
+	js    jetstream.JetStream
+	forge *forge.Client
+	env   *envrepo.Repo // a reader with its own clone
+	envGH forge.Repo
+
+	merging atomic.Bool
+	mu      sync.Mutex
+	emitted []promoEmitted
+	seq     uint64
+}
+
+type promoEmitted struct {
+	event   string
+	payload []byte
+}
+
+const promoOwner = "local"
+
+func newPromoHarness(t *testing.T, autoMerge bool) *promoHarness {
+	t.Helper()
+	dir := t.TempDir()
+	h := &promoHarness{t: t, dir: dir, envGH: forge.Repo{Owner: promoOwner, Name: "env"}}
+	ns, nc, err := events.StartEmbedded(filepath.Join(dir, "nats"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = events.ShutdownEmbedded(ctx, ns, nc)
+	})
+	if h.js, err = jetstream.New(nc); err != nil {
+		t.Fatal(err)
+	}
+	if h.gh, err = standin.New(standin.Options{Logger: quietLogger()}); err != nil {
+		t.Fatal(err)
+	}
+	h.host, err = githost.New(filepath.Join(dir, "git"), githost.WithLogger(quietLogger()),
+		githost.WithOnPush(func(repo string, updates []githost.RefUpdate) {
+			if h.merging.Load() {
+				return // the stand-in's merge holds its lock and records the new base itself
+			}
+			for _, u := range updates {
+				if b, ok := strings.CutPrefix(u.Name, "refs/heads/"); ok && strings.Trim(u.New, "0") != "" {
+					h.gh.BranchPushed(promoOwner, repo, b, u.New)
+				}
+			}
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.gh.HeadOf = func(_, repo, branch string) (string, error) {
+		return h.host.Head(context.Background(), repo, branch)
+	}
+	h.gh.Merge = func(_, repo, base, head, msg string) (string, error) {
+		h.merging.Store(true)
+		defer h.merging.Store(false)
+		sha, err := h.host.Merge(repo, base, head, msg)
+		if errors.Is(err, githost.ErrMergeConflict) {
+			return "", fmt.Errorf("%w: %v", standin.ErrMergeConflict, err)
+		}
+		return sha, err
+	}
+	h.gh.Emit = func(event string, payload []byte) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.emitted = append(h.emitted, promoEmitted{event, payload})
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/git/", h.host)
+	mux.Handle("/api/v3/", promoWholeResponse(h.gh))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	h.url = srv.URL
+	if h.forge, err = forge.New(forge.Config{BaseURL: srv.URL + "/api/v3/", Token: "test-token", Logger: quietLogger(),
+		Retry: forge.RetryPolicy{MaxAttempts: 2, Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }}}); err != nil {
+		t.Fatal(err)
+	}
+
+	rules := map[string][]byte{}
+	root := "../../examples/rules"
+	err = fs.WalkDir(os.DirFS(root), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || p == "platform.yaml" {
+			return err
+		}
+		rules[p], err = os.ReadFile(filepath.Join(root, p))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	platform := h.read("testdata/promotion/platform.yaml")
+	platform = strings.ReplaceAll(platform, "ENV_REPO_URL", githost.URL(srv.URL, "env"))
+	platform = strings.ReplaceAll(platform, "AUTO_MERGE", fmt.Sprint(autoMerge))
+	rules["platform.yaml"] = []byte(platform)
+	rules["definitions/postgres-staging.yaml"] = []byte(h.read("testdata/promotion/postgres-staging.yaml"))
+	if _, err := h.host.Seed("rules", rules, "rules"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.host.Seed("env", map[string][]byte{"README.md": []byte("env repo\n")}, "seed"); err != nil {
+		t.Fatal(err)
+	}
+	if h.env, err = envrepo.Open(envrepo.Config{URL: githost.URL(srv.URL, "env"), Dir: filepath.Join(dir, "env-reader")}); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func (h *promoHarness) read(p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// bot is a pipeline bound to the harness's JetStream, with its own data dir.
+func (h *promoHarness) bot(name string) *Pipeline {
+	h.t.Helper()
+	p, err := New(Config{
+		DataDir: filepath.Join(h.dir, "bot-"+name), RulesURL: githost.URL(h.url, "rules"), RulesRepo: promoOwner + "/rules",
+		GitURLTemplate: h.url + "/git/{name}.git", Forge: h.forge, Logger: quietLogger(), LeaseTTL: 5 * time.Second,
+	})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := p.setup(context.Background(), h.js); err != nil {
+		h.t.Fatal(err)
+	}
+	return p
+}
+
+// commitApp commits the shop example (with edit applied) to the app repo's main.
+func (h *promoHarness) commitApp(image string) string {
+	h.t.Helper()
+	files := map[string][]byte{}
+	for _, f := range []string{"score.yaml", "worker.score.yaml", "config.yaml"} {
+		files[f] = []byte(h.read(filepath.Join("../../examples/apps/shop", f)))
+	}
+	files["score.yaml"] = []byte(strings.ReplaceAll(string(files["score.yaml"]), "ghcr.io/acme/shop-web:1.4.2", image))
+	var sha string
+	var err error
+	if h.host.Exists("shop") {
+		sha, err = h.host.Commit(context.Background(), "shop", "main", files, "change "+image)
+	} else {
+		sha, err = h.host.Seed("shop", files, "shop")
+	}
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return sha
+}
+
+func (h *promoHarness) job(ev *events.Event) *Job {
+	h.mu.Lock()
+	h.seq++
+	seq := h.seq
+	h.mu.Unlock()
+	if ev.Delivery == "" {
+		ev.Delivery = fmt.Sprintf("promo-delivery-%d", seq)
+	}
+	return &Job{Event: ev, Seq: seq, Delivered: 1, Log: quietLogger()}
+}
+
+// push deploys sha of the shop to development the way the consumer does, then runs the hook
+// the deploy path calls after a successful deploy.
+func (h *promoHarness) push(p *Pipeline, sha string) {
+	h.t.Helper()
+	ctx := context.Background()
+	job := h.job(&events.Event{Kind: events.KindPush, Repo: promoOwner + "/shop", RepoCloneURL: githost.URL(h.url, "shop"),
+		DefaultBranch: "main", Ref: "refs/heads/main", Branch: "main", After: sha})
+	outcome, err := p.handle(ctx, job)
+	if err != nil || (outcome != OutcomeDeployed && outcome != OutcomeUnchanged) {
+		h.t.Fatalf("push %s: outcome %s, err %v", sha[:7], outcome, err)
+	}
+	if err := p.AfterDeploy(ctx, job, "development", promoOwner+"/shop", sha); err != nil {
+		h.t.Fatalf("after deploy: %v", err)
+	}
+	h.settle(p)
+}
+
+// settle hands every webhook the stand-in emitted to p, as the consumer would, until none is
+// left (a merge's closed event may lead to another PR, and so on).
+func (h *promoHarness) settle(p *Pipeline) {
+	h.t.Helper()
+	for {
+		h.mu.Lock()
+		batch := h.emitted
+		h.emitted = nil
+		h.mu.Unlock()
+		if len(batch) == 0 {
+			return
+		}
+		for _, e := range batch {
+			if e.event != events.KindPullRequest {
+				continue
+			}
+			ev, err := events.Normalize(e.event, "", e.payload)
+			if errors.Is(err, events.ErrIgnored) {
+				continue // e.g. "edited": intake drops it
+			}
+			if err != nil {
+				h.t.Fatalf("normalize emitted %s: %v", e.event, err)
+			}
+			if _, err := p.HandlePromotionPR(context.Background(), h.job(ev)); err != nil {
+				h.t.Fatalf("handle %s %s: %v", e.event, ev.Action, err)
+			}
+		}
+	}
+}
+
+func (h *promoHarness) openPRs() []standin.PullRequest {
+	var out []standin.PullRequest
+	for _, pr := range h.gh.PullRequests(promoOwner, "env") {
+		if pr.State == "open" {
+			out = append(out, pr)
+		}
+	}
+	return out
+}
+
+func (h *promoHarness) file(branch, p string) string {
+	h.t.Helper()
+	var files map[string][]byte
+	var err error
+	if branch == "" {
+		files, err = h.env.ReadTree(context.Background(), p)
+	} else {
+		files, err = h.env.ReadBranchTree(context.Background(), branch, p)
+	}
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return string(files[p])
+}
+
+func (h *promoHarness) comment(p *Pipeline, author string, words ...string) string {
+	h.t.Helper()
+	job := h.job(&events.Event{Kind: events.KindIssueComment, Action: "created", Repo: promoOwner + "/shop", PRNumber: 7,
+		CommentID: 1, CommentAuthor: author, CommentBody: "/scorebot " + strings.Join(words, " ")})
+	if err := p.PromotionCommand(context.Background(), job, words); err != nil {
+		h.t.Fatalf("command %q: %v", words, err)
+	}
+	h.settle(p)
+	marker := "<!-- scorebot:reply " + words[0] + " " + words[1] + " -->"
+	for _, c := range h.gh.Comments(promoOwner, "shop", 7) {
+		if strings.Contains(c.Body, marker) {
+			return c.Body
+		}
+	}
+	h.t.Fatalf("no answer to %q", words)
+	return ""
+}
+
+const (
+	webFile     = "apps/%s/shop/deployment-web.yaml"
+	promoStaged = promotion.PromotePrefix + "shop/staging"
+	promoProd   = promotion.PromotePrefix + "shop/production"
+)
+
+func TestPromotionFlow(t *testing.T) {
+	h := newPromoHarness(t, false)
+	ctx := context.Background()
+	p := h.bot("one")
+
+	// push → development deployed → promotion PR to staging, rendered with staging's rules.
+	sha1 := h.commitApp("ghcr.io/acme/shop-web:1.4.2")
+	h.push(p, sha1)
+	devTree, err := h.env.ReadTree(ctx, "apps/development/shop")
+	if err != nil || len(devTree) == 0 {
+		t.Fatalf("development not deployed: %v", err)
+	}
+	prs := h.openPRs()
+	if len(prs) != 1 || prs[0].Head != promoStaged || prs[0].Base != "main" {
+		t.Fatalf("open PRs = %+v, want one from %s", prs, promoStaged)
+	}
+	stagingPR := prs[0].Number
+	web := h.file(promoStaged, fmt.Sprintf(webFile, "staging"))
+	if !strings.Contains(web, "pg.staging.example.internal") || !strings.Contains(web, "namespace: shop-staging") {
+		t.Errorf("staging render does not use staging's postgres and namespace:\n%s", web)
+	}
+	if strings.Contains(h.file("", fmt.Sprintf(webFile, "development")), "pg.staging.example.internal") {
+		t.Error("development uses staging's database")
+	}
+	if !strings.Contains(prs[0].Body, "+          value: pg.staging.example.internal") && !strings.Contains(prs[0].Body, "pg.staging.example.internal") {
+		t.Errorf("PR body has no diff with staging's database:\n%s", prs[0].Body)
+	}
+	if !strings.Contains(prs[0].Body, "/local/shop/commit/"+sha1) || !strings.Contains(prs[0].Title, sha1[:7]) {
+		t.Errorf("PR does not link the source commit: %s\n%s", prs[0].Title, prs[0].Body)
+	}
+	if h.file("", fmt.Sprintf(webFile, "staging")) != "" {
+		t.Error("staging deployed before the merge")
+	}
+
+	// a newer push while the PR is open → the same PR, updated.
+	sha2 := h.commitApp("ghcr.io/acme/shop-web:1.5.0")
+	h.push(p, sha2)
+	prs = h.openPRs()
+	if len(prs) != 1 || prs[0].Number != stagingPR {
+		t.Fatalf("after a newer push, open PRs = %+v, want #%d only", prs, stagingPR)
+	}
+	if !strings.Contains(prs[0].Title, sha2[:7]) || !strings.Contains(h.file(promoStaged, fmt.Sprintf(webFile, "staging")), "shop-web:1.5.0") {
+		t.Errorf("PR #%d not updated to %s: %s", stagingPR, sha2[:7], prs[0].Title)
+	}
+	if prs[0].HeadSHA != h.branchHead(promoStaged) {
+		t.Errorf("PR head %s is not the branch head", prs[0].HeadSHA)
+	}
+
+	// promote via comment by a reader → refused, nothing opened.
+	if body := h.comment(p, "mallory", "promote", "production"); !strings.Contains(body, "refused") {
+		t.Errorf("reader's promote not refused: %s", body)
+	}
+	// a promotion of a commit no longer in development → refused with the reason.
+	if body := h.comment(p, promoOwner, "promote", "staging", sha1[:7]); !strings.Contains(body, "refused") || !strings.Contains(body, "development runs local/shop@"+sha2[:7]) {
+		t.Errorf("stale promote not refused with a reason: %s", body)
+	}
+	if len(h.openPRs()) != 1 {
+		t.Fatalf("open PRs after refused commands = %+v", h.openPRs())
+	}
+
+	// restart mid-flow: a new bot with a new data dir and the KV wiped continues from Git.
+	before, err := p.PromotionState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.js.DeleteKeyValue(ctx, BucketPromotions); err != nil {
+		t.Fatal(err)
+	}
+	p = h.bot("two")
+	after, err := p.PromotionState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(before, after) {
+		t.Errorf("state rebuilt from Git differs:\nbefore %+v\nafter  %+v", before, after)
+	}
+	if st := promoFind(after, "shop", "staging"); st.Pending == nil || st.Pending.PR != stagingPR || st.Pending.SourceCommit != sha2 {
+		t.Errorf("staging state = %+v, want pending PR #%d of %s", st, stagingPR, sha2[:7])
+	}
+
+	// merge → staging deployed, a Deployment reported, the promotion PR to production opened.
+	if _, err := h.forge.MergePR(ctx, h.envGH, stagingPR, forge.Merge{}); err != nil {
+		t.Fatal(err)
+	}
+	h.settle(p)
+	if !strings.Contains(h.file("", fmt.Sprintf(webFile, "staging")), "pg.staging.example.internal") {
+		t.Fatal("staging not deployed by the merge")
+	}
+	if !promoHasDeployment(h.gh.Deployments(promoOwner, "shop"), sha2, "staging") {
+		t.Errorf("no successful staging Deployment on %s: %+v", sha2[:7], h.gh.Deployments(promoOwner, "shop"))
+	}
+	prs = h.openPRs()
+	if len(prs) != 1 || prs[0].Head != promoProd {
+		t.Fatalf("after the staging merge, open PRs = %+v, want one from %s", prs, promoProd)
+	}
+	prodPR := prs[0].Number
+	if web := h.file(promoProd, fmt.Sprintf(webFile, "production")); !strings.Contains(web, "shop.pg.production.example.internal") {
+		t.Errorf("production render does not use production's database:\n%s", web)
+	}
+
+	// the merged webhook again (a redelivery, here the derived fixture) → nothing new.
+	ev, err := events.Normalize(events.KindPullRequest, "fixture", []byte(h.read("testdata/promotion/pull_request.closed-merged.json")))
+	if err != nil || !ev.Merged || ev.PRHead.Ref != promoStaged {
+		t.Fatalf("derived fixture: %+v, %v", ev, err)
+	}
+	if handled, err := p.HandlePromotionPR(ctx, h.job(ev)); !handled || err != nil {
+		t.Fatalf("fixture: handled %v, err %v", handled, err)
+	}
+	h.settle(p)
+	if prs := h.openPRs(); len(prs) != 1 || prs[0].Number != prodPR {
+		t.Fatalf("after a redelivered merge, open PRs = %+v", prs)
+	}
+
+	// close unmerged → rejected, no further PR, not reopened by a later deploy of the same commit.
+	closed := "closed"
+	if _, _, err := h.forge.GitHub().PullRequests.Edit(ctx, promoOwner, "env", prodPR, &github.PullRequest{State: &closed}); err != nil {
+		t.Fatal(err)
+	}
+	h.settle(p)
+	if len(h.openPRs()) != 0 {
+		t.Fatalf("open PRs after the rejection = %+v", h.openPRs())
+	}
+	if h.branchHead(promotion.RejectedBranch("shop", "production")) == "" {
+		t.Fatal("no rejected branch")
+	}
+	if err := p.AfterDeploy(ctx, h.job(&events.Event{Kind: events.KindPush}), "staging", promoOwner+"/shop", sha2); err != nil {
+		t.Fatal(err)
+	}
+	h.settle(p)
+	if len(h.openPRs()) != 0 {
+		t.Fatalf("a rejected promotion was reopened: %+v", h.openPRs())
+	}
+	state, err := p.PromotionState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := promoFind(state, "shop", "production"); st.Rejected == nil || st.Rejected.SourceCommit != sha2 || st.Rejected.PR != prodPR || st.Pending != nil {
+		t.Errorf("production state = %+v, want rejected %s (PR #%d)", st, sha2[:7], prodPR)
+	}
+	if st := promoFind(state, "shop", "staging"); st.SourceCommit != sha2 || st.Pending != nil {
+		t.Errorf("staging state = %+v, want %s deployed", st, sha2[:7])
+	}
+	if err := h.js.DeleteKeyValue(ctx, BucketPromotions); err != nil {
+		t.Fatal(err)
+	}
+	rebuilt, err := h.bot("three").PromotionState(ctx)
+	if err != nil || !reflect.DeepEqual(rebuilt, state) {
+		t.Errorf("rebuilt state differs (%v):\n%+v\n%+v", err, rebuilt, state)
+	}
+
+	// rollback development → a PR restoring the tree the first deploy wrote.
+	if body := h.comment(p, promoOwner, "rollback", "development"); !strings.Contains(body, "Rollback of `shop` to **development**") {
+		t.Fatalf("rollback answer: %s", body)
+	}
+	branch := promotion.RollbackBranch("shop", "development")
+	restored, err := h.env.ReadBranchTree(ctx, branch, "apps/development/shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(restored, devTree) {
+		t.Errorf("rollback branch does not hold the first deploy's tree")
+	}
+	prs = h.openPRs()
+	if len(prs) != 1 || prs[0].Head != branch || !strings.Contains(prs[0].Body, "shop-web:1.4.2") {
+		t.Errorf("rollback PR = %+v", prs)
+	}
+	if body := h.comment(p, promoOwner, "rollback", "production"); !strings.Contains(body, "not deployed in production") {
+		t.Errorf("rollback of an undeployed app: %s", body)
+	}
+}
+
+func TestPromotionAutoMerge(t *testing.T) {
+	h := newPromoHarness(t, true)
+	p := h.bot("one")
+	sha := h.commitApp("ghcr.io/acme/shop-web:2.0.0")
+	h.push(p, sha)
+	var staged *standin.PullRequest
+	for _, pr := range h.gh.PullRequests(promoOwner, "env") {
+		if pr.Head == promoStaged {
+			staged = &pr
+		}
+	}
+	if staged == nil || !staged.Merged || staged.MergedBy != standin.DefaultBot {
+		t.Fatalf("staging promotion not merged by the bot: %+v", staged)
+	}
+	if !strings.Contains(h.file("", fmt.Sprintf(webFile, "staging")), "shop-web:2.0.0") {
+		t.Error("staging not deployed")
+	}
+	// production has no autoMerge: its PR waits for a person.
+	if prs := h.openPRs(); len(prs) != 1 || prs[0].Head != promoProd || prs[0].Merged {
+		t.Fatalf("open PRs = %+v, want the production promotion waiting", prs)
+	}
+}
+
+func (h *promoHarness) branchHead(branch string) string {
+	sha, err := h.host.Head(context.Background(), "env", branch)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return sha
+}
+
+func promoFind(recs []promotion.Record, app, env string) promotion.Record {
+	for _, r := range recs {
+		if r.App == app && r.Env == env {
+			return r
+		}
+	}
+	return promotion.Record{}
+}
+
+func promoHasDeployment(deps []standin.Deployment, sha, env string) bool {
+	for _, d := range deps {
+		if d.SHA != sha || d.Environment != env || len(d.Statuses) == 0 {
+			continue
+		}
+		if d.Statuses[len(d.Statuses)-1].State == "success" {
+			return true
+		}
+	}
+	return false
+}
+
+// promoWholeResponse answers only once next has returned. The stand-in emits a request's
+// webhooks after its handler has written the response; a large response is flushed early,
+// and go-github returns as soon as it has decoded the JSON, before the webhook is out.
+func promoWholeResponse(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	})
+}
