@@ -320,8 +320,20 @@ func (tr *templateRun) manifests(raw []byte) ([]manifest.Object, error) {
 // decodeYAML decodes YAML into a JSON-compatible document with whole numbers as int64 and
 // others as float64, the same types on every run. It uses yaml.v3 (YAML 1.2, as score-k8s
 // does: `yes` and `on` are strings, not booleans) and takes the first document only, as
-// score-k8s does.
+// score-k8s does. The common shapes of template output are decoded by fastYAML, which gives
+// the same documents (FuzzFastYAML).
 func decodeYAML(raw []byte) (any, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	if v, ok := fastYAML(raw); ok {
+		return v, nil
+	}
+	return decodeYAMLv3(raw)
+}
+
+// decodeYAMLv3 is decodeYAML with yaml.v3 only.
+func decodeYAMLv3(raw []byte) (any, error) {
 	if len(raw) == 0 {
 		return nil, nil
 	}
