@@ -255,6 +255,9 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		args      []string
 	}
 	storage := hostPort(ports[1])
+	if err := os.MkdirAll(filepath.Join(opts.Dir, "storage"), 0o755); err != nil {
+		return c, err
+	}
 	ctrls := []ctrl{
 		{"source-controller", opts.Tools.SourceController, []string{
 			"--storage-path=" + filepath.Join(opts.Dir, "storage"),
