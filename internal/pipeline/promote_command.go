@@ -83,3 +83,23 @@ func promoAnswer(verb string, res PromoteResult) string {
 	}
 	return s + "."
 }
+
+// PromotionCommands is the table of promotion's commands, promote and rollback, to add to
+// the /scorebot dispatch table (StandardCommands). Both need write permission.
+func PromotionCommands() Commands {
+	run := func(ctx context.Context, p *Pipeline, job *Job, words []string) error {
+		return p.PromotionCommand(ctx, job, words)
+	}
+	return Commands{
+		promotion.KindPromote: {
+			Usage: "promote <env> [<sha>]",
+			Help:  "opens the promotion PR into env now, from the commit the previous environment runs (which must be sha when given).",
+			Run:   run,
+		},
+		promotion.KindRollback: {
+			Usage: "rollback <env> [<sha>]",
+			Help:  "opens a PR restoring this app's previous state in env from the env repo's history (or the state that deployed sha).",
+			Run:   run,
+		},
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -345,7 +346,26 @@ func TestPromotionFlow(t *testing.T) {
 		t.Errorf("PR head %s is not the branch head", prs[0].HeadSHA)
 	}
 
-	// promote via comment by a reader → refused, nothing opened.
+	// promote via comment by a reader → refused, nothing opened: through the /scorebot
+	// dispatch table with promotion's commands added, and through PromotionCommand itself.
+	cmds := PreviewCommands()
+	maps.Copy(cmds, PromotionCommands())
+	mallory, err := forge.New(forge.Config{BaseURL: h.url + "/api/v3/", Token: "as:mallory", Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, _, err := mallory.GitHub().Issues.CreateComment(ctx, promoOwner, "shop", 8, &github.IssueComment{Body: github.String("/scorebot promote production")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readerJob := h.job(&events.Event{Kind: events.KindIssueComment, Action: "created", Repo: promoOwner + "/shop", PRNumber: 8,
+		CommentID: cm.GetID(), CommentAuthor: "mallory", CommentBody: cm.GetBody()})
+	if err := cmds.Handle(ctx, p, readerJob); err != nil {
+		t.Fatal(err)
+	}
+	if cs := h.gh.Comments(promoOwner, "shop", 8); len(cs) != 2 || !strings.Contains(cs[1].Body, "needs write access") {
+		t.Errorf("reader's /scorebot promote not refused by the dispatch table: %+v", cs)
+	}
 	if body := h.comment(p, "mallory", "promote", "production"); !strings.Contains(body, "refused") {
 		t.Errorf("reader's promote not refused: %s", body)
 	}
@@ -465,6 +485,28 @@ func TestPromotionFlow(t *testing.T) {
 	}
 	if body := h.comment(p, promoOwner, "rollback", "production"); !strings.Contains(body, "not deployed in production") {
 		t.Errorf("rollback of an undeployed app: %s", body)
+	}
+
+	// merging the rollback → development runs the first commit again; no promotion follows.
+	if _, err := h.forge.MergePR(ctx, h.envGH, prs[0].Number, forge.Merge{}); err != nil {
+		t.Fatal(err)
+	}
+	h.settle(p)
+	if got, _ := h.env.ReadTree(ctx, "apps/development/shop"); !reflect.DeepEqual(got, devTree) {
+		t.Error("development does not hold the first deploy's tree after the rollback merge")
+	}
+	if !promoHasDeployment(h.gh.Deployments(promoOwner, "shop"), sha1, "development") {
+		t.Errorf("no development Deployment of %s after the rollback", sha1[:7])
+	}
+	if prs := h.openPRs(); len(prs) != 0 {
+		t.Errorf("open PRs after the rollback merge = %+v", prs)
+	}
+	state, err = p.PromotionState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := promoFind(state, "shop", "development"); st.SourceCommit != sha1 {
+		t.Errorf("development state after rollback = %+v, want %s", st, sha1[:7])
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"path"
 	"strings"
 
@@ -185,33 +184,49 @@ func promoProvenanceAt(c *object.Commit, file string) (promotion.Provenance, boo
 	return prov, err == nil
 }
 
-// promoFilesAt reads the files under prefixes (folders end in "/") in commit c.
+// promoFilesAt reads the files under prefixes (folders end in "/") in commit c, looking up
+// only those paths.
 func promoFilesAt(c *object.Commit, prefixes []string) (map[string][]byte, error) {
-	tree, err := c.Tree()
+	root, err := c.Tree()
 	if err != nil {
 		return nil, fmt.Errorf("rollback: tree of %s: %w", c.Hash, err)
 	}
 	out := map[string][]byte{}
-	err = tree.Files().ForEach(func(f *object.File) error {
-		for _, pre := range prefixes {
-			if f.Name == pre || (strings.HasSuffix(pre, "/") && strings.HasPrefix(f.Name, pre)) {
-				r, err := f.Reader()
-				if err != nil {
-					return err
-				}
-				defer r.Close()
-				b, err := io.ReadAll(r)
-				if err != nil {
-					return err
-				}
-				out[f.Name] = b
-				return nil
+	for _, pre := range prefixes {
+		name := strings.TrimSuffix(pre, "/")
+		if !strings.HasSuffix(pre, "/") {
+			f, err := root.File(name)
+			if errors.Is(err, object.ErrFileNotFound) {
+				continue
 			}
+			if err != nil {
+				return nil, fmt.Errorf("rollback: read %s at %s: %w", name, c.Hash, err)
+			}
+			s, err := f.Contents()
+			if err != nil {
+				return nil, fmt.Errorf("rollback: read %s at %s: %w", name, c.Hash, err)
+			}
+			out[name] = []byte(s)
+			continue
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("rollback: read %s: %w", c.Hash, err)
+		sub, err := root.Tree(name)
+		if errors.Is(err, object.ErrDirectoryNotFound) || errors.Is(err, object.ErrEntryNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("rollback: read %s at %s: %w", name, c.Hash, err)
+		}
+		err = sub.Files().ForEach(func(f *object.File) error {
+			s, err := f.Contents()
+			if err != nil {
+				return err
+			}
+			out[name+"/"+f.Name] = []byte(s)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("rollback: read %s at %s: %w", name, c.Hash, err)
+		}
 	}
 	return out, nil
 }
