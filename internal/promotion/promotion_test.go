@@ -185,3 +185,19 @@ func TestDescriptionLimit(t *testing.T) {
 		t.Error("no note on what was left out")
 	}
 }
+
+// FuzzParseRecords: provenance and rejection records come from the env repo, which other
+// writers can touch; they must never panic, and an accepted record has its required fields.
+func FuzzParseRecords(f *testing.F) {
+	f.Add([]byte("app: shop\nsource:\n  repo: acme/shop\n  commit: abc\nscores:\n- path: score.yaml\n"))
+	f.Add(Rejection{App: "shop", Env: "production", SourceCommit: "abc", PR: 2}.Marshal())
+	f.Add([]byte("source: [1, 2]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if p, err := ParseProvenance(data); err == nil && (p.Source.Repo == "" || p.Source.Commit == "") {
+			t.Fatalf("accepted provenance without source: %+v", p)
+		}
+		if r, err := ParseRejection(data); err == nil && r.SourceCommit == "" {
+			t.Fatalf("accepted rejection without source commit: %+v", r)
+		}
+	})
+}
