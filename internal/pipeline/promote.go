@@ -33,6 +33,11 @@ import (
 // app commit ("scorebot/promote/<env>").
 const PromoteStatusContext = "scorebot/promote"
 
+// PromotionCheckContext is the commit status the bot sets on a promotion PR's head: success
+// while the source is what the previous environment runs, failure once it no longer is (make
+// it a required check in the env branch's protection to refuse such merges).
+const PromotionCheckContext = "scorebot/promotion"
+
 // ErrNotDeployed: the commit to promote is not what the previous environment runs.
 var ErrNotDeployed = errors.New("not deployed in the previous environment")
 
@@ -197,6 +202,10 @@ func (p *Pipeline) Promote(ctx context.Context, req PromoteRequest) (PromoteResu
 	}
 	res.PR, res.PRURL, res.Opened, res.Updated = pr.GetNumber(), pr.GetHTMLURL(), created, !created
 	log.Info("promotion PR ready", "pr", res.PR, "opened", created, "branch_commit", short(pushed.Commit))
+	if err := fc.SetStatus(ctx, repo, pushed.Commit, forge.Status{State: "success", Context: PromotionCheckContext,
+		Description: fmt.Sprintf("%s runs %s@%s: ready to promote", step.From.Name, src.Source.Repo, short(src.Source.Commit))}); err != nil {
+		log.Warn("promotion status not set", "err", err)
+	}
 
 	if step.To.AutoMerge {
 		// The environment's rules let the bot merge its own promotions; the merge's closed
@@ -315,9 +324,48 @@ func (p *Pipeline) HandlePromotionPR(ctx context.Context, job *Job) (handled boo
 	p.promoSyncApp(ctx, lr, er, app)
 	log.Info("bot PR merged: deployed", "source", now.Source.Repo+"@"+short(now.Source.Commit), "env_commit", short(head))
 	if kind != promotion.KindPromote {
-		return true, nil
+		return true, p.promoRefuseStale(ctx, lr, er, job, app, env, now)
 	}
 	return true, p.AfterDeploy(ctx, job, env, now.Source.Repo, now.Source.Commit)
+}
+
+// promoRefuseStale refuses the open promotion out of env when its source is no longer what
+// env runs (env was rolled back): a failing PromotionCheckContext status on its head and a
+// comment saying why. The PR stays open; a later deploy to env updates it.
+func (p *Pipeline) promoRefuseStale(ctx context.Context, lr *LoadedRules, er *envrepo.Repo, job *Job, app, env string, now promotion.Provenance) error {
+	step, ok := promotion.Next(lr.Rules.Platform.Environments, env)
+	if !ok {
+		return nil
+	}
+	branch := promotion.Branch(app, step.To.Name)
+	prov, ok, err := p.promoProvenance(ctx, er, branch, lr.Rules.Platform.EnvRepo.Path, step.To.Name, app)
+	if err != nil || !ok || prov.Source.Commit == now.Source.Commit {
+		return err
+	}
+	fc := p.promoForge(job)
+	if fc == nil {
+		return nil
+	}
+	repo, err := p.promoEnvRepoName(lr.Rules)
+	if err != nil {
+		return err
+	}
+	prs, err := fc.ListPRs(ctx, repo, "open", repo.Owner+":"+branch, promoEnvBranch(lr.Rules))
+	if err != nil || len(prs) == 0 {
+		return err
+	}
+	pr := prs[0]
+	why := fmt.Sprintf("%s no longer runs %s@%s (it runs %s@%s now)", env, prov.Source.Repo, short(prov.Source.Commit), now.Source.Repo, short(now.Source.Commit))
+	if err := fc.SetStatus(ctx, repo, pr.GetHead().GetSHA(), forge.Status{State: "failure", Context: PromotionCheckContext, Description: why}); err != nil {
+		return fmt.Errorf("refuse %s#%d: %w", repo, pr.GetNumber(), err)
+	}
+	marker := "<!-- scorebot:stale " + app + "/" + step.To.Name + " -->"
+	body := fmt.Sprintf("%s\nThis promotion is refused: %s. Do not merge it; the next deploy to %s updates it, or ask again with `/scorebot promote %s`.", marker, why, env, step.To.Name)
+	if _, _, err := fc.UpsertComment(ctx, repo, pr.GetNumber(), marker, body); err != nil {
+		return fmt.Errorf("comment on %s#%d: %w", repo, pr.GetNumber(), err)
+	}
+	p.promoLog(job).Info("open promotion refused: its source is no longer deployed", "pr", pr.GetNumber(), "why", why)
+	return nil
 }
 
 // promoReject writes the rejection record on the bot branch scorebot/rejected/<app>/<env>.

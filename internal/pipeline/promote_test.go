@@ -331,6 +331,9 @@ func TestPromotionFlow(t *testing.T) {
 	if h.file("", fmt.Sprintf(webFile, "staging")) != "" {
 		t.Error("staging deployed before the merge")
 	}
+	if sts := h.gh.Statuses(promoOwner, "env", prs[0].HeadSHA); len(sts) != 1 || sts[0].Context != PromotionCheckContext || sts[0].State != "success" {
+		t.Errorf("promotion head statuses = %+v, want %s success", sts, PromotionCheckContext)
+	}
 
 	// a newer push while the PR is open → the same PR, updated.
 	sha2 := h.commitApp("ghcr.io/acme/shop-web:1.5.0")
@@ -467,8 +470,17 @@ func TestPromotionFlow(t *testing.T) {
 		t.Errorf("rebuilt state differs (%v):\n%+v\n%+v", err, rebuilt, state)
 	}
 
-	// rollback development → a PR restoring the tree the first deploy wrote.
-	if body := h.comment(p, promoOwner, "rollback", "development"); !strings.Contains(body, "Rollback of `shop` to **development**") {
+	// a third push: development runs sha3, a staging promotion of sha3 is open.
+	sha3 := h.commitApp("ghcr.io/acme/shop-web:1.6.0")
+	h.push(p, sha3)
+	prs = h.openPRs()
+	if len(prs) != 1 || prs[0].Head != promoStaged || !strings.Contains(prs[0].Title, sha3[:7]) {
+		t.Fatalf("after a third push, open PRs = %+v", prs)
+	}
+	stagingOpen := prs[0]
+
+	// rollback development to the first commit → a PR restoring the tree its deploy wrote.
+	if body := h.comment(p, promoOwner, "rollback", "development", sha1[:7]); !strings.Contains(body, "Rollback of `shop` to **development**") {
 		t.Fatalf("rollback answer: %s", body)
 	}
 	branch := promotion.RollbackBranch("shop", "development")
@@ -479,16 +491,22 @@ func TestPromotionFlow(t *testing.T) {
 	if !reflect.DeepEqual(restored, devTree) {
 		t.Errorf("rollback branch does not hold the first deploy's tree")
 	}
-	prs = h.openPRs()
-	if len(prs) != 1 || prs[0].Head != branch || !strings.Contains(prs[0].Body, "shop-web:1.4.2") {
-		t.Errorf("rollback PR = %+v", prs)
+	var rollbackPR *standin.PullRequest
+	for _, pr := range h.openPRs() {
+		if pr.Head == branch {
+			rollbackPR = &pr
+		}
+	}
+	if rollbackPR == nil || !strings.Contains(rollbackPR.Body, "shop-web:1.4.2") || !strings.Contains(rollbackPR.Title, sha1[:7]) {
+		t.Fatalf("rollback PR = %+v", rollbackPR)
 	}
 	if body := h.comment(p, promoOwner, "rollback", "production"); !strings.Contains(body, "not deployed in production") {
 		t.Errorf("rollback of an undeployed app: %s", body)
 	}
 
-	// merging the rollback → development runs the first commit again; no promotion follows.
-	if _, err := h.forge.MergePR(ctx, h.envGH, prs[0].Number, forge.Merge{}); err != nil {
+	// merging the rollback → development runs the first commit again; the open staging
+	// promotion of sha3 is refused (failing check and a comment), not merged, not closed.
+	if _, err := h.forge.MergePR(ctx, h.envGH, rollbackPR.Number, forge.Merge{}); err != nil {
 		t.Fatal(err)
 	}
 	h.settle(p)
@@ -498,8 +516,15 @@ func TestPromotionFlow(t *testing.T) {
 	if !promoHasDeployment(h.gh.Deployments(promoOwner, "shop"), sha1, "development") {
 		t.Errorf("no development Deployment of %s after the rollback", sha1[:7])
 	}
-	if prs := h.openPRs(); len(prs) != 0 {
+	if prs := h.openPRs(); len(prs) != 1 || prs[0].Number != stagingOpen.Number {
 		t.Errorf("open PRs after the rollback merge = %+v", prs)
+	}
+	sts := h.gh.Statuses(promoOwner, "env", stagingOpen.HeadSHA)
+	if len(sts) == 0 || sts[len(sts)-1].Context != PromotionCheckContext || sts[len(sts)-1].State != "failure" {
+		t.Errorf("stale staging promotion not refused by status: %+v", sts)
+	}
+	if cs := h.gh.Comments(promoOwner, "env", stagingOpen.Number); len(cs) != 1 || !strings.Contains(cs[0].Body, "development no longer runs local/shop@"+sha3[:7]) {
+		t.Errorf("stale staging promotion not refused by comment: %+v", cs)
 	}
 	state, err = p.PromotionState(ctx)
 	if err != nil {
