@@ -31,18 +31,27 @@ type Description struct {
 	RestoredFrom string
 	// AutoMerge: the bot merges this PR itself (the environment says autoMerge).
 	AutoMerge bool
+	// Apps are the apps a re-render changes (KindRerender; App is unused), and Failed those
+	// that no longer render with the new rules (left as they are).
+	Apps, Failed []string
 
 	Diffs []preview.FileDiff
 }
 
 // Marker is the hidden line that identifies a promotion PR body.
 func Marker(kind, app, env string) string {
+	if app == "" {
+		return "<!-- scorebot:" + kind + " " + env + " -->"
+	}
 	return "<!-- scorebot:" + kind + " " + app + "/" + env + " -->"
 }
 
 // Title is the PR title.
 func (d Description) Title() string {
 	src := d.SourceRepo + "@" + short(d.SourceCommit)
+	if d.Kind == KindRerender {
+		return fmt.Sprintf("Re-render %s with rules %s: %s", d.To, short(d.RulesCommit), strings.Join(d.Apps, ", "))
+	}
 	if d.Kind == KindRollback {
 		return fmt.Sprintf("Roll back %s in %s to %s", d.App, d.To, src)
 	}
@@ -59,21 +68,31 @@ func (d Description) Markdown() string {
 	if d.SourceURL != "" {
 		src = "[" + d.SourceRepo + "@" + short(d.SourceCommit) + "](" + d.SourceURL + ")"
 	}
-	if d.Kind == KindRollback {
+	switch {
+	case d.Kind == KindRerender:
+		fmt.Fprintf(&b, "### Re-render **%s** with rules `%s`\n\n", d.To, short(d.RulesCommit))
+		fmt.Fprintf(&b, "The rules changed: every app deployed in **%s** rendered again from the commit it runs. Changed: %s.\n", d.To, codeList(d.Apps))
+		if len(d.Failed) > 0 {
+			fmt.Fprintf(&b, "Not rendered with these rules, left as they are: %s.\n", codeList(d.Failed))
+		}
+		b.WriteString("\n")
+	case d.Kind == KindRollback:
 		fmt.Fprintf(&b, "### Roll back `%s` in **%s**\n\n", d.App, d.To)
 		fmt.Fprintf(&b, "Restores the app's files as they were in env commit `%s`, rendered from %s", short(d.RestoredFrom), src)
-	} else {
+	default:
 		fmt.Fprintf(&b, "### Promote `%s` from **%s** to **%s**\n\n", d.App, d.From, d.To)
 		fmt.Fprintf(&b, "Source: %s, the commit **%s** runs, re-rendered with **%s**'s rules", src, d.From, d.To)
 	}
-	if d.RulesCommit != "" {
-		fmt.Fprintf(&b, " (rules `%s`)", short(d.RulesCommit))
-	}
-	b.WriteString(".\n")
-	if d.Current != "" {
-		fmt.Fprintf(&b, "**%s** runs `%s@%s` now.\n\n", d.To, d.SourceRepo, short(d.Current))
-	} else {
-		fmt.Fprintf(&b, "`%s` is not deployed in **%s** yet.\n\n", d.App, d.To)
+	if d.Kind != KindRerender {
+		if d.RulesCommit != "" {
+			fmt.Fprintf(&b, " (rules `%s`)", short(d.RulesCommit))
+		}
+		b.WriteString(".\n")
+		if d.Current != "" {
+			fmt.Fprintf(&b, "**%s** runs `%s@%s` now.\n\n", d.To, d.SourceRepo, short(d.Current))
+		} else {
+			fmt.Fprintf(&b, "`%s` is not deployed in **%s** yet.\n\n", d.App, d.To)
+		}
 	}
 
 	var added, changed, removed, plus, minus int
@@ -116,6 +135,10 @@ func (d Description) closing() string {
 	var b strings.Builder
 	b.WriteString("---\n")
 	switch {
+	case d.Kind == KindRerender && d.AutoMerge:
+		fmt.Fprintf(&b, "**%s** accepts changes automatically: Scorebot merges this PR itself.\n", d.To)
+	case d.Kind == KindRerender:
+		fmt.Fprintf(&b, "Merging this PR applies the new rules to **%s**. A later rules change updates this PR.\n", d.To)
 	case d.Kind == KindRollback:
 		fmt.Fprintf(&b, "Merging this PR rolls `%s` back in **%s**. Closing it changes nothing.\n", d.App, d.To)
 	case d.AutoMerge:
@@ -159,6 +182,13 @@ func fenceFor(lines []string) string {
 		}
 	}
 	return strings.Repeat("`", max(3, longest+1))
+}
+
+func codeList(items []string) string {
+	if len(items) == 0 {
+		return "none"
+	}
+	return "`" + strings.Join(items, "`, `") + "`"
 }
 
 func escapeHTML(s string) string {

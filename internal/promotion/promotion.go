@@ -25,6 +25,7 @@ const (
 	PromotePrefix  = "scorebot/promote/"
 	RollbackPrefix = "scorebot/rollback/"
 	RejectedPrefix = "scorebot/rejected/"
+	RerenderPrefix = "scorebot/rerender/"
 )
 
 // Kinds of bot branch.
@@ -32,6 +33,7 @@ const (
 	KindPromote  = "promote"
 	KindRollback = "rollback"
 	KindRejected = "rejected"
+	KindRerender = "rerender"
 )
 
 // Exported errors, for errors.Is.
@@ -53,8 +55,18 @@ func RollbackBranch(app, env string) string { return RollbackPrefix + app + "/" 
 // RejectedBranch holds the record of the last rejected promotion of app into env.
 func RejectedBranch(app, env string) string { return RejectedPrefix + app + "/" + env }
 
-// ParseBranch splits a bot branch into its kind, app and environment.
+// RerenderBranch holds the re-render of every app in env with new rules.
+func RerenderBranch(env string) string { return RerenderPrefix + env }
+
+// ParseBranch splits a bot branch into its kind, app and environment (a re-render branch
+// has no app).
 func ParseBranch(branch string) (kind, app, env string, ok bool) {
+	if env, found := strings.CutPrefix(branch, RerenderPrefix); found {
+		if env == "" || strings.Contains(env, "/") {
+			return "", "", "", false
+		}
+		return KindRerender, "", env, true
+	}
 	for _, k := range []struct{ prefix, kind string }{
 		{PromotePrefix, KindPromote}, {RollbackPrefix, KindRollback}, {RejectedPrefix, KindRejected},
 	} {
