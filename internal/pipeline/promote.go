@@ -293,6 +293,21 @@ func (p *Pipeline) HandlePromotionPR(ctx context.Context, job *Job) (handled boo
 		return true, err
 	}
 	base := lr.Rules.Platform.EnvRepo.Path
+	if kind == promotion.KindRerender {
+		// A rules change applied (or declined) in env: the apps' sources are unchanged, so
+		// there is no Deployment of an app commit to report and no promotion to open.
+		log.Info("re-render PR closed", "merged", ev.Merged)
+		if ev.Merged {
+			recs, err := p.promoDerive(ctx, lr, er, "")
+			if err == nil {
+				err = p.promoStore(ctx, recs, "")
+			}
+			if err != nil {
+				log.Warn("promotion state not recorded", "err", err)
+			}
+		}
+		return true, nil
+	}
 	if !ev.Merged {
 		if kind == promotion.KindPromote {
 			if err := p.promoReject(ctx, lr, er, job, app, env); err != nil {

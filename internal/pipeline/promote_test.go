@@ -601,3 +601,100 @@ func promoWholeResponse(next http.Handler) http.Handler {
 		_, _ = w.Write(rec.Body.Bytes())
 	})
 }
+
+// TestPromotionRulesChange: a rules push that changes staging's postgres reaches staging as
+// one re-render PR (the hook rulesPush calls for environments reached by promotion), not as a
+// direct commit; merging it applies the new rules.
+func TestPromotionRulesChange(t *testing.T) {
+	h := newPromoHarness(t, false)
+	ctx := context.Background()
+	p := h.bot("one")
+	sha := h.commitApp("ghcr.io/acme/shop-web:3.0.0")
+	h.push(p, sha)
+	stagingPR := h.openPRs()[0].Number
+	if _, err := h.forge.MergePR(ctx, h.envGH, stagingPR, forge.Merge{}); err != nil {
+		t.Fatal(err)
+	}
+	h.settle(p)
+
+	def, err := promoReadRepo(h, "rules", "definitions/postgres-staging.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newRules, err := h.host.Commit(ctx, "rules", "main", promoRulesWith(t, h, strings.ReplaceAll(string(def),
+		"pg.staging.example.internal", "pg2.staging.example.internal")), "move staging's database")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lr, err := p.RulesAt(ctx, newRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staging, _ := lr.Rules.Environment("staging")
+	res, err := p.RerenderPromoted(ctx, h.job(&events.Event{Kind: events.KindPush}), lr, staging)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.settle(p)
+	var pr *standin.PullRequest
+	for _, x := range h.openPRs() {
+		if x.Head == promotion.RerenderBranch("staging") {
+			pr = &x
+		}
+	}
+	if pr == nil || pr.Number != res.PR || !strings.Contains(pr.Body, "+          value: pg2.staging.example.internal") || !strings.Contains(pr.Title, "shop") {
+		t.Fatalf("re-render PR = %+v (result %+v)", pr, res)
+	}
+	if strings.Contains(h.file("", fmt.Sprintf(webFile, "staging")), "pg2.") {
+		t.Fatal("staging changed before the merge")
+	}
+	// the same rules again: the same PR, unchanged.
+	again, err := p.RerenderPromoted(ctx, h.job(&events.Event{Kind: events.KindPush}), lr, staging)
+	if err != nil || again.PR != res.PR || again.Opened {
+		t.Fatalf("second re-render = %+v, %v", again, err)
+	}
+	if _, err := h.forge.MergePR(ctx, h.envGH, res.PR, forge.Merge{}); err != nil {
+		t.Fatal(err)
+	}
+	h.settle(p)
+	if !strings.Contains(h.file("", fmt.Sprintf(webFile, "staging")), "pg2.staging.example.internal") {
+		t.Error("staging does not use the new rules after the merge")
+	}
+}
+
+// promoRulesWith is the rules repo's files with postgres-staging.yaml replaced.
+func promoRulesWith(t *testing.T, h *promoHarness, stagingDef string) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	root := "../../examples/rules"
+	err := fs.WalkDir(os.DirFS(root), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || p == "platform.yaml" {
+			return err
+		}
+		files[p], err = os.ReadFile(filepath.Join(root, p))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	platform, err := promoReadRepo(h, "rules", "platform.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files["platform.yaml"] = platform
+	files["definitions/postgres-staging.yaml"] = []byte(stagingDef)
+	return files
+}
+
+// promoReadRepo reads one file at the head of a repo on the git host.
+func promoReadRepo(h *promoHarness, repo, file string) ([]byte, error) {
+	r, err := envrepo.Open(envrepo.Config{URL: githost.URL(h.url, repo), Dir: filepath.Join(h.dir, "read-"+repo)})
+	if err != nil {
+		return nil, err
+	}
+	files, err := r.ReadTree(context.Background(), file)
+	if err != nil {
+		return nil, err
+	}
+	return files[file], nil
+}
