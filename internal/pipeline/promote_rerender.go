@@ -78,8 +78,8 @@ func (p *Pipeline) RerenderPromoted(ctx context.Context, job *Job, lr *LoadedRul
 		}
 	}
 	msg := envrepo.Message{
-		Subject: fmt.Sprintf("rerender %s for rules %s@%s", env.Name, p.cfg.RulesRepo, short(lr.Commit)),
-		Body:    "Apps: " + strings.Join(apps, ", "),
+		Subject:  fmt.Sprintf("rerender %s for rules %s@%s", env.Name, p.cfg.RulesRepo, short(lr.Commit)),
+		Body:     "Apps: " + strings.Join(apps, ", "),
 		Trailers: []envrepo.Trailer{{Key: TrailerRulesCommit, Value: lr.Commit}},
 	}
 	envBranch := promoEnvBranch(lr.Rules)
