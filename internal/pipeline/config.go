@@ -79,6 +79,9 @@ type Config struct {
 	// DirectCommitPromotedEnvs lets a rules push commit re-renders straight into
 	// environments reached by promotion (until promotion PRs exist, issue 7).
 	DirectCommitPromotedEnvs bool
+	// PromotionPRs makes a rules push open a re-render PR for each environment reached by
+	// promotion (RerenderPromoted) instead of leaving it alone; Standard sets it.
+	PromotionPRs bool
 
 	// AckWait is how long a delivered message may go unacknowledged (default 1m; long jobs
 	// extend it with InProgress). MaxDeliver bounds deliveries of one message (default 10);

@@ -119,7 +119,13 @@ func (p *Pipeline) rulesPush(ctx context.Context, job *Job) (string, error) {
 	var failed []string
 	for _, env := range lr.Rules.Platform.Environments {
 		if env.Reach == rules.ReachPromotion && !p.cfg.DirectCommitPromotedEnvs {
-			log.Info("environment reached by promotion: re-render left to promotion PRs", "env", env.Name)
+			if !p.cfg.PromotionPRs {
+				log.Info("environment reached by promotion: re-render left to promotion PRs", "env", env.Name)
+				continue
+			}
+			if _, err := p.RerenderPromoted(ctx, job, lr, env); err != nil {
+				return OutcomeRetry, err
+			}
 			continue
 		}
 		changed, bad, res, err := p.rerenderEnv(ctx, job, lr, er, env)

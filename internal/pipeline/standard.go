@@ -2,14 +2,22 @@ package pipeline
 
 import (
 	"context"
+	"maps"
 
 	"github.com/scorebot/scorebot/internal/events"
 )
 
-// Standard installs the jobs every running bot has beside the deploy of pushes: PR previews
-// and the /scorebot commands. `bot serve` and `bot dev` both call it, so the two run the same
-// bot. Handlers already set in cfg are kept.
+// Standard installs the jobs every running bot has beside the deploy of pushes: PR previews,
+// promotion (PRs to the next environment after a deploy, merges and closes of those PRs,
+// re-render PRs for promotion-reached environments) and the /scorebot commands. `bot serve`
+// and `bot dev` both call it, so the two run the same bot. Hooks already set in cfg are kept.
 func Standard(cfg *Config) {
+	if cfg.AfterDeploy == nil {
+		cfg.AfterDeploy = func(ctx context.Context, p *Pipeline, job *Job, env, repo, commit string) error {
+			return p.AfterDeploy(ctx, job, env, repo, commit)
+		}
+	}
+	cfg.PromotionPRs = true
 	if cfg.Handlers == nil {
 		cfg.Handlers = map[string]Handler{}
 	}
@@ -23,10 +31,16 @@ func Standard(cfg *Config) {
 
 // StandardCommands is the full /scorebot command table.
 func StandardCommands() Commands {
-	return PreviewCommands()
+	cmds := PreviewCommands()
+	maps.Copy(cmds, PromotionCommands())
+	return cmds
 }
 
-// handlePullRequest routes a pull_request event: previews of app and rules PRs.
+// handlePullRequest routes a pull_request event: the bot's own promotion, rollback and
+// re-render PRs on the env repo, else previews of app and rules PRs.
 func handlePullRequest(ctx context.Context, p *Pipeline, job *Job) error {
+	if handled, err := p.HandlePromotionPR(ctx, job); handled {
+		return err
+	}
 	return HandlePreviewPR(ctx, p, job)
 }

@@ -52,7 +52,9 @@ func (s *Server) routes() {
 	h("GET "+repo+"/collaborators/{user}/permission", s.getPermission)
 	h("POST /api/v3/app/installations/{id}/access_tokens", s.createInstallationToken)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, obj{"message": "Not Found", "documentation_url": docsURL, "status": "404"})
+		c := &call{w: w}
+		c.json(http.StatusNotFound, obj{"message": "Not Found", "documentation_url": docsURL, "status": "404"})
+		c.write()
 	})
 	s.mux = m
 }
@@ -70,10 +72,20 @@ type call struct {
 	repo   string
 	st     *repoState
 	status int
+	body   []byte // the answer, written once the call's webhooks are out
 	events []pendingEvent
 }
 
-func (c *call) json(status int, v any) { c.status = status; writeJSON(c.w, status, v) }
+// json records the answer; serve writes it after emitting the call's webhooks, so a client
+// that sees the answer can count on GitHub's webhooks having been sent (as a go-github client
+// may return as soon as it has decoded the body).
+func (c *call) json(status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"message":"Server Error"}`)
+	}
+	c.status, c.body = status, b
+}
 
 func (c *call) fail(status int, message string, errs ...obj) {
 	body := obj{"message": message, "documentation_url": docsURL, "status": strconv.Itoa(status)}
@@ -87,15 +99,14 @@ func (c *call) invalid(resource, field, message string) {
 	c.fail(http.StatusUnprocessableEntity, "Validation Failed", obj{"resource": resource, "field": field, "code": "custom", "message": message})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+// write sends the recorded answer.
+func (c *call) write() {
+	if c.status == 0 {
 		return
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	c.w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	c.w.WriteHeader(c.status)
+	_, _ = c.w.Write(c.body)
 }
 
 func (s *Server) root(r *http.Request) string {
@@ -119,6 +130,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, f func(*call)) {
 		s.log2 = append(s.log2, Request{Method: r.Method, Path: r.URL.Path, User: c.user, Status: c.status})
 		s.mu.Unlock()
 		s.emit(c.events)
+		c.write()
 	}()
 	if len(s.faults) > 0 {
 		ft := s.faults[0]
@@ -854,8 +866,16 @@ func (s *Server) mergePR(c *call) {
 	}
 	sha := fmt.Sprintf("%040x", p.ID) // synthetic when no git host is wired
 	if s.Merge != nil {
+		// The git host's push hook calls back into the stand-in (BranchPushed), so the
+		// merge runs without the lock; the PR is checked again after it.
 		var err error
+		s.mu.Unlock()
 		sha, err = s.Merge(c.owner, c.repo, p.Base, p.Head, msg)
+		s.mu.Lock()
+		if err == nil && p.State != "open" {
+			c.fail(http.StatusMethodNotAllowed, "Pull Request is not mergeable")
+			return
+		}
 		if errors.Is(err, ErrMergeConflict) {
 			c.fail(http.StatusMethodNotAllowed, "Merge conflict")
 			return
