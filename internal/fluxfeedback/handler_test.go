@@ -79,9 +79,11 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	h, err := New(Config{
-		Secret:     []byte(testSecret),
-		Provenance: &EnvRepoProvenance{Cache: cache, URL: githost.URL(srv.URL, "env")},
-		Forge:      w.client,
+		Secret: []byte(testSecret),
+		Provenance: &EnvRepoProvenance{Cache: cache, Locate: func(context.Context) (string, string, error) {
+			return githost.URL(srv.URL, "env"), "", nil
+		}},
+		Forge: w.client,
 	})
 	if err != nil {
 		t.Fatal(err)

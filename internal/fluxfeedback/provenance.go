@@ -34,15 +34,28 @@ type EnvRepoProvenance struct {
 	URL   string // the env repo's clone URL
 	// Base is the platform file's envRepo.path ("" for the repo root).
 	Base string
+	// Locate, when set and URL is empty, returns URL and Base per request: `bot serve` reads
+	// them from the rules repo's platform file (the pipeline's current rules).
+	Locate func(ctx context.Context) (url, base string, err error)
 }
 
 // Source implements Provenance.
 func (p *EnvRepoProvenance) Source(ctx context.Context, env, app, envCommit string) (Source, error) {
-	snap, err := p.Cache.Fetch(ctx, gitcache.Source{URL: p.URL, Commit: envCommit})
-	if err != nil {
-		return Source{}, fmt.Errorf("env repo %s at %s: %w", p.URL, envCommit, err)
+	url, base := p.URL, p.Base
+	if url == "" && p.Locate != nil {
+		var err error
+		if url, base, err = p.Locate(ctx); err != nil {
+			return Source{}, fmt.Errorf("locate the env repo: %w", err)
+		}
 	}
-	path := envtree.AppDir(p.Base, env, app) + "/" + envtree.ProvenanceFile
+	if url == "" {
+		return Source{}, errors.New("env repo URL unknown: set EnvRepoProvenance.URL or Locate")
+	}
+	snap, err := p.Cache.Fetch(ctx, gitcache.Source{URL: url, Commit: envCommit})
+	if err != nil {
+		return Source{}, fmt.Errorf("env repo %s at %s: %w", url, envCommit, err)
+	}
+	path := envtree.AppDir(base, env, app) + "/" + envtree.ProvenanceFile
 	b, err := snap.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Source{}, fmt.Errorf("%w: %s at %s", ErrNoProvenance, path, envCommit)
