@@ -131,6 +131,11 @@ func BenchmarkClusterPushRate(b *testing.B) {
 		}
 	}
 	b.ReportMetric(sustained, "sustained-events/s")
+	for _, p := range bs.procs {
+		if n := p.unexpectedExits(); n > 0 {
+			b.Logf("%s exited on its own %d times (restarted)", p.name, n)
+		}
+	}
 }
 
 // BenchmarkRulesChangeRerender measures a rules push re-rendering and committing every app
@@ -149,6 +154,7 @@ func BenchmarkRulesChangeRerender(b *testing.B) {
 	}
 	s := newSingleB(b, apps)
 	ctx := context.Background()
+	b.ResetTimer()
 	for range b.N {
 		before, err := s.host.Head(ctx, "rules", githost.DefaultBranch)
 		if err != nil {

@@ -23,10 +23,16 @@ type proc struct {
 	argv []string
 	env  []string
 	log  string // stdout and stderr, appended across restarts
+	// restartOnExit restarts the process when it exits on its own, as Kubernetes restarts a
+	// crashed container (a bot that gives up on a slow cluster at start-up, say).
+	restartOnExit bool
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	done    chan struct{}
+	gen     int // bumped by every start and signal: a stale watcher must not restart
+	crashes int // exits nobody asked for
+	wg      sync.WaitGroup
 }
 
 func (p *proc) start(t testing.TB) {
@@ -36,9 +42,15 @@ func (p *proc) start(t testing.TB) {
 	if p.cmd != nil {
 		t.Fatalf("%s: already running", p.name)
 	}
+	if err := p.startLocked(); err != nil {
+		t.Fatalf("%s: %v", p.name, err)
+	}
+}
+
+func (p *proc) startLocked() error {
 	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	cmd := exec.Command(p.argv[0], p.argv[1:]...)
 	cmd.Env = append(os.Environ(), p.env...)
@@ -47,15 +59,51 @@ func (p *proc) start(t testing.TB) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		f.Close()
-		t.Fatalf("%s: %v", p.name, err)
+		return err
 	}
 	done := make(chan struct{})
+	p.gen++
+	gen := p.gen
+	p.wg.Add(1)
 	go func() {
+		defer p.wg.Done()
 		_ = cmd.Wait()
 		f.Close()
 		close(done)
+		p.exited(gen)
 	}()
 	p.cmd, p.done = cmd, done
+	return nil
+}
+
+// exited handles an exit of generation gen: one nobody asked for is counted, and restarted
+// after a pause when restartOnExit is set (unless a signal or start came in meanwhile).
+func (p *proc) exited(gen int) {
+	p.mu.Lock()
+	if p.gen != gen {
+		p.mu.Unlock()
+		return // signalled: an exit we asked for
+	}
+	p.crashes++
+	p.cmd, p.done = nil, nil
+	restart := p.restartOnExit
+	p.mu.Unlock()
+	if !restart {
+		return
+	}
+	time.Sleep(500 * time.Millisecond) // restart back-off, as a kubelet's
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gen == gen && p.cmd == nil {
+		_ = p.startLocked()
+	}
+}
+
+// unexpectedExits is how many times the process exited on its own.
+func (p *proc) unexpectedExits() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.crashes
 }
 
 // signal sends sig and waits (bounded) for the process to exit; SIGKILL follows when a
@@ -65,6 +113,7 @@ func (p *proc) signal(t testing.TB, sig syscall.Signal) {
 	p.mu.Lock()
 	cmd, done := p.cmd, p.done
 	p.cmd, p.done = nil, nil
+	p.gen++
 	p.mu.Unlock()
 	if cmd == nil {
 		return

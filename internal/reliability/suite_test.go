@@ -52,6 +52,7 @@ type Report struct {
 	FailedAttempts  int     `json:"failed_attempts"`
 	BotKills        int     `json:"bot_kills"`
 	BotRestarts     int     `json:"bot_restarts"`
+	BotCrashes      int     `json:"bot_exits_on_their_own"` // restarted by the harness, as Kubernetes would
 	NATSStops       int     `json:"nats_stops"`
 	NATSRestarts    int     `json:"nats_restarts"`
 	Lost            int     `json:"lost"`
@@ -294,6 +295,9 @@ func runSuite(t *testing.T, size suiteSize, seed uint64) Report {
 		time.Sleep(250 * time.Millisecond) // polling interval of a bounded wait
 	}
 	rep.DrainSeconds = time.Since(drainStart).Seconds()
+	for _, p := range bs.procs {
+		rep.BotCrashes += p.unexpectedExits()
+	}
 	rep.Stale = len(stale)
 	rep.DeadLettered = q.DLQMsgs
 

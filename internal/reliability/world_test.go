@@ -228,8 +228,9 @@ func (w *world) startBots(t testing.TB, n int, natsURL string, replicas int, dir
 		b.listen = append(b.listen, listen)
 		b.procs = append(b.procs, &proc{
 			name: fmt.Sprintf("bot-%d", i+1), argv: []string{exe, "-test.run=^$"},
-			env: []string{botModeEnv + "=" + string(cfg), tokenEnv + "=" + githubToken},
-			log: filepath.Join(w.dir, fmt.Sprintf("bot-%d.log", i+1)),
+			env:           []string{botModeEnv + "=" + string(cfg), tokenEnv + "=" + githubToken},
+			log:           filepath.Join(w.dir, fmt.Sprintf("bot-%d.log", i+1)),
+			restartOnExit: true,
 		})
 	}
 	for _, p := range b.procs {
@@ -238,6 +239,7 @@ func (w *world) startBots(t testing.TB, n int, natsURL string, replicas int, dir
 	t.Cleanup(func() {
 		for _, p := range b.procs {
 			p.signal(t, syscall.SIGTERM)
+			p.wg.Wait()
 		}
 	})
 	for i := range b.procs {
