@@ -159,6 +159,9 @@ func Render(in Input) (*Output, error) {
 	for _, objs := range converted {
 		own = append(own, objs...)
 	}
+	// Objects from definitions' templates; the converted ones come from k8s.io/api structs
+	// (manifest.FromTyped) and decode strictly by construction.
+	var fromDefinitions []manifest.Object
 	sharedByUID := map[string]*envtree.SharedResource{}
 	resources := slices.Clone(prov.Resources)
 	slices.SortFunc(resources, func(a, b *provision.Resource) int { return cmp.Compare(string(a.Uid), string(b.Uid)) })
@@ -173,10 +176,13 @@ func Render(in Input) (*Output, error) {
 			if len(sr.Objects) > 0 {
 				sharedByUID[sr.UID] = sr
 			}
+			fromDefinitions = append(fromDefinitions, sr.Objects...)
 			continue
 		}
 		for _, o := range r.Manifests {
-			own = append(own, withNamespace(o, ns))
+			o = withNamespace(o, ns)
+			own = append(own, o)
+			fromDefinitions = append(fromDefinitions, o)
 		}
 	}
 	for i := range own {
@@ -203,8 +209,16 @@ func Render(in Input) (*Output, error) {
 	for _, sr := range app.Shared {
 		all = append(all, sr.Objects...)
 	}
-	if err := checkObjects(all); err != nil {
+	if err := checkObjects(fromDefinitions); err != nil {
 		return nil, fmt.Errorf("render app %s for %s: %w", in.AppID, env.Name, err)
+	}
+	for _, objs := range converted {
+		for _, o := range objs {
+			// Cheap, and says so if conversion ever made a Secret.
+			if err := manifest.CheckNoPlaintextSecret(o); err != nil {
+				return nil, fmt.Errorf("render app %s for %s: %w", in.AppID, env.Name, err)
+			}
+		}
 	}
 
 	tree, err := envtree.Build(app)
@@ -313,7 +327,8 @@ func parallel(n int, fn func(i int) error) error {
 	return nil
 }
 
-// checkObjects decodes every object strictly into its type and refuses plaintext Secrets.
+// checkObjects decodes the objects definitions made strictly into their types and refuses
+// plaintext Secrets.
 // It checks in parallel and reports the first failure in order.
 func checkObjects(objs []manifest.Object) error {
 	const batch = 64
