@@ -13,6 +13,7 @@ const (
 	KindPush                     = "push"
 	KindPullRequest              = "pull_request"
 	KindIssueComment             = "issue_comment"
+	KindCommitComment            = "commit_comment"
 	KindInstallation             = "installation"
 	KindInstallationRepositories = "installation_repositories"
 )
@@ -62,9 +63,12 @@ type Event struct {
 	// MergeCommitSHA is set for a merged PR.
 	MergeCommitSHA string `json:"merge_commit_sha,omitempty"`
 
+	// Comments (issue_comment on a PR, commit_comment): the comment's id, body and author.
 	CommentID     int64  `json:"comment_id,omitempty"`
 	CommentBody   string `json:"comment_body,omitempty"`
 	CommentAuthor string `json:"comment_author,omitempty"`
+	// CommitID is the commented commit of a commit_comment (comment.commit_id).
+	CommitID string `json:"commit_id,omitempty"`
 
 	// Installations: Account is the user or organisation the app is installed on;
 	// ReposAdded and ReposRemoved list "owner/name" in payload order.
@@ -91,7 +95,7 @@ func supportedPRAction(action string) bool {
 // Supported reports whether eventType is an event kind Normalize may accept.
 func Supported(eventType string) bool {
 	switch eventType {
-	case KindPush, KindPullRequest, KindIssueComment, KindInstallation, KindInstallationRepositories:
+	case KindPush, KindPullRequest, KindIssueComment, KindCommitComment, KindInstallation, KindInstallationRepositories:
 		return true
 	}
 	return false
@@ -129,6 +133,11 @@ func Normalize(eventType, delivery string, body []byte) (*Event, error) {
 		var p wireIssueCommentEvent
 		if err = decodeWire(eventType, body, &p); err == nil {
 			err = normalizeIssueComment(ev, &p)
+		}
+	case KindCommitComment:
+		var p wireCommitCommentEvent
+		if err = decodeWire(eventType, body, &p); err == nil {
+			err = normalizeCommitComment(ev, &p)
 		}
 	case KindInstallation:
 		var p wireInstallationEvent
@@ -217,6 +226,19 @@ type (
 		Repo         *wireRepo         `json:"repository"`
 		Sender       *wireUser         `json:"sender"`
 		Installation *wireInstallation `json:"installation"`
+	}
+	wireCommitComment struct {
+		ID       int64     `json:"id"`
+		Body     string    `json:"body"`
+		User     *wireUser `json:"user"`
+		CommitID string    `json:"commit_id"`
+	}
+	wireCommitCommentEvent struct {
+		Action       string             `json:"action"`
+		Comment      *wireCommitComment `json:"comment"`
+		Repo         *wireRepo          `json:"repository"`
+		Sender       *wireUser          `json:"sender"`
+		Installation *wireInstallation  `json:"installation"`
 	}
 	wireInstallationEvent struct {
 		Action       string            `json:"action"`
@@ -333,6 +355,29 @@ func normalizeIssueComment(ev *Event, p *wireIssueCommentEvent) error {
 	ev.RepoCloneURL = repo.CloneURL
 	ev.DefaultBranch = repo.DefaultBranch
 	ev.PRNumber = p.Issue.Number
+	ev.CommentID = p.Comment.ID
+	ev.CommentBody = p.Comment.Body
+	ev.CommentAuthor = p.Comment.User.login()
+	ev.Sender = p.Sender.login()
+	ev.InstallationID = p.Installation.id()
+	return nil
+}
+
+// normalizeCommitComment reduces a commit_comment: only "created" (the one action GitHub
+// sends) is used; the commented commit is what a /scorebot command on it acts on.
+func normalizeCommitComment(ev *Event, p *wireCommitCommentEvent) error {
+	ev.Action = p.Action
+	if ev.Action != "created" {
+		return fmt.Errorf("%w: commit_comment action %q", ErrIgnored, ev.Action)
+	}
+	repo := p.Repo.get()
+	if repo.FullName == "" || p.Comment == nil || p.Comment.CommitID == "" {
+		return fmt.Errorf("%w: commit_comment event without repository.full_name, comment or comment.commit_id", ErrMalformed)
+	}
+	ev.Repo = repo.FullName
+	ev.RepoCloneURL = repo.CloneURL
+	ev.DefaultBranch = repo.DefaultBranch
+	ev.CommitID = p.Comment.CommitID
 	ev.CommentID = p.Comment.ID
 	ev.CommentBody = p.Comment.Body
 	ev.CommentAuthor = p.Comment.User.login()

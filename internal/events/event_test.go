@@ -64,6 +64,9 @@ func TestNormalizeErrors(t *testing.T) {
 		{"pr without number", "pull_request", `{"action":"opened","repository":{"full_name":"a/b"}}`, ErrMalformed},
 		{"comment on issue", "issue_comment", `{"action":"created","issue":{"number":1},"comment":{"id":1},"repository":{"full_name":"a/b"}}`, ErrIgnored},
 		{"comment edited", "issue_comment", `{"action":"edited"}`, ErrIgnored},
+		{"commit comment deleted", "commit_comment", `{"action":"deleted","comment":{"id":1,"commit_id":"abc"},"repository":{"full_name":"a/b"}}`, ErrIgnored},
+		{"commit comment without commit", "commit_comment", `{"action":"created","comment":{"id":1,"body":"/scorebot help"},"repository":{"full_name":"a/b"}}`, ErrMalformed},
+		{"commit comment without repo", "commit_comment", `{"action":"created","comment":{"id":1,"commit_id":"abc"}}`, ErrMalformed},
 		{"installation without id", "installation", `{"action":"created"}`, ErrMalformed},
 		{"wrong json type", "push", `[1,2]`, ErrMalformed},
 	}

@@ -398,6 +398,7 @@ func runAcceptance(t *testing.T, b natsBackend) {
 			{"bad delivery", "push", push, map[string]string{"X-GitHub-Delivery": "a.b>c"}, 400},
 			{"unsupported content type", "push", push, map[string]string{"Content-Type": "text/plain"}, 415},
 			{"unused event", "star", []byte(`{"action":"created"}`), nil, 202},
+			{"unused commit_comment action", "commit_comment", []byte(`{"action":"deleted","comment":{"id":1,"commit_id":"abc"},"repository":{"full_name":"a/b"}}`), nil, 202},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

@@ -8,7 +8,8 @@ import (
 )
 
 // fuzzKinds are the event types FuzzNormalizeMatchesGitHub feeds bodies as.
-var fuzzKinds = []string{KindPush, KindPullRequest, KindIssueComment, KindInstallation, KindInstallationRepositories, "ping"}
+// New kinds go at the end: the seed files name a kind by its index.
+var fuzzKinds = []string{KindPush, KindPullRequest, KindIssueComment, KindInstallation, KindInstallationRepositories, "ping", KindCommitComment}
 
 // FuzzNormalizeMatchesGitHub holds Normalize (which decodes only the fields an Event needs)
 // to the go-github parse it replaced: whenever go-github accepts a body, Normalize returns

@@ -26,6 +26,8 @@ func normalizeGitHub(eventType, delivery string, body []byte) (*Event, error) {
 		err = ghPullRequest(ev, p)
 	case *github.IssueCommentEvent:
 		err = ghIssueComment(ev, p)
+	case *github.CommitCommentEvent:
+		err = ghCommitComment(ev, p)
 	case *github.InstallationEvent:
 		err = ghInstallation(ev, p)
 	case *github.InstallationRepositoriesEvent:
@@ -119,6 +121,28 @@ func ghIssueComment(ev *Event, p *github.IssueCommentEvent) error {
 	ev.CommentID = p.GetComment().GetID()
 	ev.CommentBody = p.GetComment().GetBody()
 	ev.CommentAuthor = p.GetComment().GetUser().GetLogin()
+	ev.Sender = p.GetSender().GetLogin()
+	ev.InstallationID = p.GetInstallation().GetID()
+	return nil
+}
+
+func ghCommitComment(ev *Event, p *github.CommitCommentEvent) error {
+	ev.Action = p.GetAction()
+	if ev.Action != "created" {
+		return fmt.Errorf("%w: commit_comment action %q", ErrIgnored, ev.Action)
+	}
+	repo := p.GetRepo()
+	c := p.GetComment()
+	if repo.GetFullName() == "" || c == nil || c.GetCommitID() == "" {
+		return fmt.Errorf("%w: commit_comment event without repository.full_name, comment or comment.commit_id", ErrMalformed)
+	}
+	ev.Repo = repo.GetFullName()
+	ev.RepoCloneURL = repo.GetCloneURL()
+	ev.DefaultBranch = repo.GetDefaultBranch()
+	ev.CommitID = c.GetCommitID()
+	ev.CommentID = c.GetID()
+	ev.CommentBody = c.GetBody()
+	ev.CommentAuthor = c.GetUser().GetLogin()
 	ev.Sender = p.GetSender().GetLogin()
 	ev.InstallationID = p.GetInstallation().GetID()
 	return nil
