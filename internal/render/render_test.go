@@ -9,10 +9,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/score-spec/score-go/loader"
 
 	"github.com/scorebot/scorebot/internal/render/envtree/envtreetest"
 	"github.com/scorebot/scorebot/internal/render/manifest"
@@ -181,6 +184,14 @@ func TestLoadScoreFixtures(t *testing.T) {
 	for _, name := range fixtureNames(t) {
 		t.Run(name, func(t *testing.T) {
 			f := fixtureFile(t, name)
+			// The fast parse, when taken, gives what score-go's parser gives.
+			var want map[string]any
+			if err := loader.ParseYAML(&want, bytes.NewReader(f.Data)); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := parseScoreYAML(f.Data); err != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("parseScoreYAML = %#v, %v; score-go gives %#v", got, err, want)
+			}
 			w, err := LoadScore(f.Path, f.Data, f.ReadFile)
 			if err != nil {
 				t.Fatal(err)

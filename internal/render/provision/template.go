@@ -10,6 +10,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/scorebot/scorebot/internal/render/fastyaml"
 	"github.com/scorebot/scorebot/internal/render/manifest"
 	"github.com/scorebot/scorebot/internal/render/rules"
 )
@@ -320,13 +321,13 @@ func (tr *templateRun) manifests(raw []byte) ([]manifest.Object, error) {
 // decodeYAML decodes YAML into a JSON-compatible document with whole numbers as int64 and
 // others as float64, the same types on every run. It uses yaml.v3 (YAML 1.2, as score-k8s
 // does: `yes` and `on` are strings, not booleans) and takes the first document only, as
-// score-k8s does. The common shapes of template output are decoded by fastYAML, which gives
-// the same documents (FuzzFastYAML).
+// score-k8s does. The common shapes of template output are decoded by package fastyaml, which
+// gives the same documents (its FuzzDecode).
 func decodeYAML(raw []byte) (any, error) {
 	if len(raw) == 0 {
 		return nil, nil
 	}
-	if v, ok := fastYAML(raw); ok {
+	if v, ok := fastyaml.Decode(raw); ok {
 		return v, nil
 	}
 	return decodeYAMLv3(raw)

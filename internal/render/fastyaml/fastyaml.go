@@ -1,4 +1,13 @@
-package provision
+// Package fastyaml decodes the block YAML that rules templates and Score files typically
+// hold (mappings, sequences, plain and quoted scalars, one-line flow sequences of scalars,
+// comments) straight into a JSON-compatible document, several times faster than yaml.v3 and
+// with a fraction of its allocations. It is deliberately narrow: on anything it does not fully
+// understand (block scalars, anchors, tags, multi-line scalars, flow mappings, numbers other
+// than plain integers, duplicate keys, tabs, control characters, document markers, ...) it
+// declines, and the caller decodes with yaml.v3, which stays the reference: FuzzDecode checks
+// that whatever Decode accepts, yaml.v3 decodes to the same document. It owns no I/O and
+// no state.
+package fastyaml
 
 import (
 	"strconv"
@@ -6,15 +15,10 @@ import (
 	"unicode/utf8"
 )
 
-// fastYAML decodes the block YAML that definition templates typically produce (mappings,
-// sequences, plain and quoted scalars, one-line flow sequences of scalars, comments) straight
-// into a normalised document, several times faster than yaml.v3 and with a fraction of its
-// allocations. It is deliberately narrow: on anything it does not fully understand (block
-// scalars, anchors, tags, multi-line scalars, flow mappings, numbers other than plain
-// integers, duplicate keys, tabs, document markers, ...) it returns ok == false and the
-// caller decodes with yaml.v3, which stays the reference: FuzzFastYAML checks that whatever
-// fastYAML accepts, yaml.v3 decodes to the same document.
-func fastYAML(raw []byte) (v any, ok bool) {
+// Decode decodes raw as yaml.v3 would into an `any`, with integers as int64 (yaml.v3 gives
+// int), or returns ok == false when it is not sure: then decode with yaml.v3. An accepted
+// document has only map[string]any, []any, string, int64, bool and nil.
+func Decode(raw []byte) (v any, ok bool) {
 	p := fastParser{}
 	if !p.split(raw) {
 		return nil, false

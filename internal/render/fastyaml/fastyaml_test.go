@@ -1,15 +1,18 @@
-package provision
+package fastyaml
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	yaml "go.yaml.in/yaml/v3"
 )
 
-// fastYAMLCases: documents fastYAML must decode itself (fast true) or leave to yaml.v3.
-var fastYAMLCases = []struct {
+// cases: documents Decode must decode itself (fast true) or leave to yaml.v3.
+var cases = []struct {
 	doc  string
 	fast bool
 }{
@@ -63,11 +66,11 @@ var fastYAMLCases = []struct {
 	{"k:v\n", false},
 }
 
-func TestFastYAML(t *testing.T) {
-	for _, tt := range fastYAMLCases {
-		got, fast := fastYAML([]byte(tt.doc))
+func TestDecode(t *testing.T) {
+	for _, tt := range cases {
+		got, fast := Decode([]byte(tt.doc))
 		if fast != tt.fast {
-			t.Errorf("fastYAML(%q): fast = %v, want %v", tt.doc, fast, tt.fast)
+			t.Errorf("Decode(%q): fast = %v, want %v", tt.doc, fast, tt.fast)
 			continue
 		}
 		if fast {
@@ -76,9 +79,9 @@ func TestFastYAML(t *testing.T) {
 	}
 }
 
-// TestFastYAMLExampleTemplates: the literal YAML in the example rules' templates (template
+// TestDecodeExampleTemplates: the literal YAML in the example rules' templates (template
 // actions replaced by a name) is decoded on the fast path, as yaml.v3 decodes it.
-func TestFastYAMLExampleTemplates(t *testing.T) {
+func TestDecodeExampleTemplates(t *testing.T) {
 	files, err := filepath.Glob("../../../examples/rules/definitions/*.yaml")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no example definitions (%v)", err)
@@ -90,11 +93,11 @@ func TestFastYAMLExampleTemplates(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, block := range templateBlocks(string(b)) {
-			if _, ok := fastYAML([]byte(block)); !ok {
+			if _, ok := Decode([]byte(block)); !ok {
 				continue // conditionals and the like; the render goldens cover them
 			}
 			n++
-			got, _ := fastYAML([]byte(block))
+			got, _ := Decode([]byte(block))
 			checkSameAsYAMLv3(t, []byte(block), got)
 		}
 	}
@@ -140,23 +143,62 @@ func templateBlocks(s string) []string {
 
 func checkSameAsYAMLv3(t *testing.T, doc []byte, fast any) {
 	t.Helper()
-	want, err := decodeYAMLv3(doc)
+	want, err := yamlV3(doc)
 	if err != nil {
-		t.Fatalf("fastYAML accepted %q, yaml.v3 refuses it: %v", doc, err)
+		t.Fatalf("Decode accepted %q, yaml.v3 refuses it: %v", doc, err)
 	}
 	if !reflect.DeepEqual(fast, want) {
-		t.Fatalf("fastYAML(%q) = %#v, yaml.v3 gives %#v", doc, fast, want)
+		t.Fatalf("Decode(%q) = %#v, yaml.v3 gives %#v", doc, fast, want)
 	}
 }
 
-// FuzzFastYAML: whatever fastYAML accepts, yaml.v3 decodes to the same document.
-func FuzzFastYAML(f *testing.F) {
-	for _, tt := range fastYAMLCases {
+// FuzzDecode: whatever Decode accepts, yaml.v3 decodes to the same document.
+func FuzzDecode(f *testing.F) {
+	for _, tt := range cases {
 		f.Add(tt.doc)
 	}
 	f.Fuzz(func(t *testing.T, doc string) {
-		if v, ok := fastYAML([]byte(doc)); ok {
+		if v, ok := Decode([]byte(doc)); ok {
 			checkSameAsYAMLv3(t, []byte(doc), v)
 		}
 	})
+}
+
+// yamlV3 is the reference: yaml.v3, with int as int64 and the first document only.
+func yamlV3(doc []byte) (any, error) {
+	var v any
+	if err := yaml.Unmarshal(doc, &v); err != nil {
+		return nil, err
+	}
+	return int64s(v)
+}
+
+func int64s(v any) (any, error) {
+	switch v := v.(type) {
+	case int:
+		return int64(v), nil
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, c := range v {
+			n, err := int64s(c)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = n
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(v))
+		for i, c := range v {
+			n, err := int64s(c)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = n
+		}
+		return out, nil
+	case nil, string, bool, float64:
+		return v, nil
+	}
+	return nil, fmt.Errorf("yaml.v3 gives a %T", v)
 }
