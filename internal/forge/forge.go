@@ -1,6 +1,7 @@
 // Package forge is Scorebot's GitHub edge: the client the pipeline uses to report back to
-// GitHub (commit statuses, check runs, deployments, the sticky PR comment, reactions, pull
-// requests, permission checks, merges) and the credentials for git over HTTPS.
+// GitHub (commit statuses, check runs, deployments, the sticky PR comment, answers on commits
+// (commit comments), reactions, pull requests, permission checks, merges) and the credentials
+// for git over HTTPS.
 //
 // It owns authentication (personal token or GitHub App installation tokens through
 // ghinstallation), base URLs (github.com or GitHub Enterprise), and the retrying transport that

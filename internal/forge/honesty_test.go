@@ -53,6 +53,15 @@ func driveEverything(t *testing.T, e *env) {
 	must(err)
 	must(e.c.React(ctx, demo, cm.ID, "eyes"))
 	must(e.c.React(ctx, demo, cm.ID, "eyes"))
+	// A command on a commit: the bot's reaction and its answer, kept as one comment per marker.
+	ccm, err := e.c.CreateCommitComment(ctx, demo, sha1, "/scorebot promote staging")
+	must(err)
+	must(e.c.ReactToCommitComment(ctx, demo, ccm.ID, "eyes"))
+	must(e.c.ReactToCommitComment(ctx, demo, ccm.ID, "eyes"))
+	_, _, err = e.c.UpsertCommitComment(ctx, demo, sha1, "<!-- scorebot:reply promote staging -->", "opened")
+	must(err)
+	_, _, err = e.c.UpsertCommitComment(ctx, demo, sha1, "<!-- scorebot:reply promote staging -->", "updated")
+	must(err)
 	_, err = e.c.Permission(ctx, demo, "local")
 	must(err)
 	_, err = e.c.CanWrite(ctx, demo, "someone")
@@ -74,6 +83,10 @@ func driveEverything(t *testing.T, e *env) {
 	_, _, err = gh.Reactions.ListIssueCommentReactions(ctx, demo.Owner, demo.Name, cm.ID, nil)
 	must(err)
 	_, _, err = gh.PullRequests.Edit(ctx, demo.Owner, demo.Name, pr.GetNumber(), &github.PullRequest{Title: github.String("renamed")})
+	must(err)
+	_, _, err = gh.Repositories.GetComment(ctx, demo.Owner, demo.Name, ccm.ID)
+	must(err)
+	_, _, err = gh.Reactions.ListCommentReactions(ctx, demo.Owner, demo.Name, ccm.ID, nil)
 	must(err)
 	// Errors GitHub documents: a comment too long, a merge of a closed PR, a missing PR.
 	_, _, err = gh.Issues.CreateComment(ctx, demo.Owner, demo.Name, pr.GetNumber(), &github.IssueComment{Body: github.String(strings.Repeat("x", forge.MaxCommentLen+1))})
@@ -113,7 +126,9 @@ func TestHonestyAgainstRESTDescription(t *testing.T) {
 		"repos/create-deployment-status", "pulls/create", "pulls/get", "pulls/list", "issues/list-comments",
 		"issues/create-comment", "issues/update-comment", "reactions/create-for-issue-comment",
 		"repos/get-collaborator-permission-level", "pulls/merge", "repos/get-combined-status-for-ref",
-		"checks/list-for-ref", "repos/list-deployments", "repos/list-deployment-statuses", "pulls/update"} {
+		"checks/list-for-ref", "repos/list-deployments", "repos/list-deployment-statuses", "pulls/update",
+		"repos/create-commit-comment", "repos/list-comments-for-commit", "repos/update-commit-comment",
+		"repos/get-commit-comment", "reactions/create-for-commit-comment", "reactions/list-for-commit-comment"} {
 		if !ops[want] {
 			t.Errorf("operation %s was not exercised", want)
 		}
@@ -150,7 +165,7 @@ func TestWebhooksEmittedMatchGitHub(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"pull_request/opened", "pull_request/closed", "pull_request/reopened", "pull_request/synchronize",
-		"pull_request/edited", "issue_comment/created", "issue_comment/edited"} {
+		"pull_request/edited", "issue_comment/created", "issue_comment/edited", "commit_comment/created"} {
 		if seen[want] == 0 {
 			t.Errorf("no %s webhook emitted (saw %v)", want, seen)
 		}

@@ -59,3 +59,11 @@ func (s *Server) commentEventLocked(u urls, owner, repo, action string, c *Comme
 	}
 	return s.render("issue_comment", payload)
 }
+
+// commitCommentEventLocked renders a commit_comment webhook (action created, the only one).
+// Callers hold s.mu.
+func (s *Server) commitCommentEventLocked(u urls, owner, repo string, c *Comment) pendingEvent {
+	payload := obj{"action": "created", "comment": s.commitCommentJSON(u, owner, repo, c),
+		"repository": s.repoJSON(u, owner, repo), "sender": s.userJSON(u, c.User)}
+	return s.render("commit_comment", payload)
+}

@@ -44,6 +44,12 @@ func (s *Server) routes() {
 	h("PATCH "+repo+"/issues/comments/{id}", s.editComment)
 	h("POST "+repo+"/issues/comments/{id}/reactions", s.createReaction)
 	h("GET "+repo+"/issues/comments/{id}/reactions", s.listReactions)
+	h("GET "+repo+"/commits/{ref}/comments", s.listCommitComments)
+	h("POST "+repo+"/commits/{ref}/comments", s.createCommitComment)
+	h("GET "+repo+"/comments/{id}", s.getCommitComment)
+	h("PATCH "+repo+"/comments/{id}", s.editCommitComment)
+	h("POST "+repo+"/comments/{id}/reactions", s.createCommitCommentReaction)
+	h("GET "+repo+"/comments/{id}/reactions", s.listCommitCommentReactions)
 	h("POST "+repo+"/pulls", s.createPR)
 	h("GET "+repo+"/pulls", s.listPRs)
 	h("GET "+repo+"/pulls/{number}", s.getPR)
@@ -664,10 +670,13 @@ func (s *Server) editComment(c *call) {
 var reactionContents = map[string]bool{"+1": true, "-1": true, "laugh": true, "confused": true, "heart": true, "hooray": true, "rocket": true, "eyes": true}
 
 func (s *Server) createReaction(c *call) {
-	cm := s.findComment(c)
-	if cm == nil {
-		return
+	if cm := s.findComment(c); cm != nil {
+		s.react(c, cm)
 	}
+}
+
+// react adds the request's reaction to cm (an issue or a commit comment).
+func (s *Server) react(c *call, cm *Comment) {
 	var in struct {
 		Content string `json:"content"`
 	}
@@ -691,6 +700,96 @@ func (s *Server) createReaction(c *call) {
 
 func (s *Server) listReactions(c *call) {
 	if cm := s.findComment(c); cm != nil {
+		page(c, cm.Reactions, func(r Reaction) obj { return s.reactionJSON(c.u, r) })
+	}
+}
+
+// ---- commit comments ----
+// Another kind of comment than an issue's: its own endpoints, and webhook commit_comment
+// (action created only; GitHub sends none for edits). Comments may be posted on any sha (GitHub
+// would need the commit to exist).
+
+func (s *Server) listCommitComments(c *call) {
+	sha := c.r.PathValue("ref")
+	var list []*Comment
+	for _, cm := range c.st.CommitComments {
+		if cm.CommitID == sha {
+			list = append(list, cm)
+		}
+	}
+	page(c, list, func(cm *Comment) obj { return s.commitCommentJSON(c.u, c.owner, c.repo, cm) })
+}
+
+func (s *Server) createCommitComment(c *call) {
+	sha := c.r.PathValue("ref")
+	if !isSHA(sha) {
+		c.invalid("CommitComment", "commit_id", "commit_id must be a 40-character commit sha")
+		return
+	}
+	body, ok := commentBody(c)
+	if !ok {
+		return
+	}
+	now := s.now()
+	cm := &Comment{ID: s.nextID(), CommitID: sha, Body: body, User: c.user, CreatedAt: now, UpdatedAt: now}
+	c.st.CommitComments = append(c.st.CommitComments, cm)
+	c.events = append(c.events, s.commitCommentEventLocked(c.u, c.owner, c.repo, cm))
+	c.json(http.StatusCreated, s.commitCommentJSON(c.u, c.owner, c.repo, cm))
+}
+
+func isSHA(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !(s[i] >= '0' && s[i] <= '9' || s[i] >= 'a' && s[i] <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) findCommitComment(c *call) *Comment {
+	id, ok := c.intParam("id")
+	if !ok {
+		return nil
+	}
+	for _, cm := range c.st.CommitComments {
+		if cm.ID == id {
+			return cm
+		}
+	}
+	c.fail(http.StatusNotFound, "Not Found")
+	return nil
+}
+
+func (s *Server) getCommitComment(c *call) {
+	if cm := s.findCommitComment(c); cm != nil {
+		c.json(http.StatusOK, s.commitCommentJSON(c.u, c.owner, c.repo, cm))
+	}
+}
+
+func (s *Server) editCommitComment(c *call) {
+	cm := s.findCommitComment(c)
+	if cm == nil {
+		return
+	}
+	body, ok := commentBody(c)
+	if !ok {
+		return
+	}
+	cm.Body, cm.UpdatedAt = body, s.now()
+	c.json(http.StatusOK, s.commitCommentJSON(c.u, c.owner, c.repo, cm))
+}
+
+func (s *Server) createCommitCommentReaction(c *call) {
+	if cm := s.findCommitComment(c); cm != nil {
+		s.react(c, cm)
+	}
+}
+
+func (s *Server) listCommitCommentReactions(c *call) {
+	if cm := s.findCommitComment(c); cm != nil {
 		page(c, cm.Reactions, func(r Reaction) obj { return s.reactionJSON(c.u, r) })
 	}
 }

@@ -1,6 +1,6 @@
 // Package standin is a local stand-in for the GitHub REST endpoints Scorebot uses: commit
 // statuses and combined status, check runs, deployments and their statuses, issue comments and
-// their reactions, pull requests (create, get, list, update, merge), collaborators' permission
+// commit comments and their reactions, pull requests (create, get, list, update, merge), collaborators' permission
 // levels and GitHub App installation tokens. It is an http.Handler for the GitHub Enterprise
 // form of base URL (mount it at /api/v3/), used through go-github by `bot dev` and the tests.
 //
@@ -51,10 +51,12 @@ type PullRequest struct {
 	MergedAt       *time.Time `json:"merged_at,omitempty"`
 }
 
-// Comment is an issue or pull request comment.
+// Comment is an issue or pull request comment (Issue set), or a commit comment (CommitID
+// set).
 type Comment struct {
 	ID        int64      `json:"id"`
 	Issue     int        `json:"issue"`
+	CommitID  string     `json:"commit_id,omitempty"`
 	Body      string     `json:"body"`
 	User      string     `json:"user"`
 	CreatedAt time.Time  `json:"created_at"`
@@ -130,13 +132,15 @@ type DeploymentStatus struct {
 
 // repoState is everything kept for one repository.
 type repoState struct {
-	NextNumber   int               `json:"next_number"`
-	PullRequests []*PullRequest    `json:"pull_requests,omitempty"`
-	Comments     []*Comment        `json:"comments,omitempty"`
-	Statuses     []*Status         `json:"statuses,omitempty"`
-	CheckRuns    []*CheckRun       `json:"check_runs,omitempty"`
-	Deployments  []*Deployment     `json:"deployments,omitempty"`
-	Permissions  map[string]string `json:"permissions,omitempty"` // user → admin, maintain, write, triage, read, none
+	NextNumber   int            `json:"next_number"`
+	PullRequests []*PullRequest `json:"pull_requests,omitempty"`
+	Comments     []*Comment     `json:"comments,omitempty"`
+	// CommitComments are the comments on commits, oldest first.
+	CommitComments []*Comment        `json:"commit_comments,omitempty"`
+	Statuses       []*Status         `json:"statuses,omitempty"`
+	CheckRuns      []*CheckRun       `json:"check_runs,omitempty"`
+	Deployments    []*Deployment     `json:"deployments,omitempty"`
+	Permissions    map[string]string `json:"permissions,omitempty"` // user → admin, maintain, write, triage, read, none
 }
 
 // state is everything the stand-in keeps; persisted as one JSON document.

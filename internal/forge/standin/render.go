@@ -97,18 +97,37 @@ func (s *Server) repoJSON(u urls, owner, name string) obj {
 
 func (s *Server) commentJSON(u urls, owner, repo string, c *Comment) obj {
 	api := u.api("/repos/%s/%s/issues/comments/%d", owner, repo, c.ID)
-	counts := obj{"+1": 0, "-1": 0, "laugh": 0, "confused": 0, "heart": 0, "hooray": 0, "eyes": 0, "rocket": 0}
-	for _, r := range c.Reactions {
-		counts[r.Content] = counts[r.Content].(int) + 1
-	}
-	counts["total_count"] = len(c.Reactions)
-	counts["url"] = api + "/reactions"
+	counts := reactionRollup(api, c.Reactions)
 	return obj{
 		"id": c.ID, "node_id": nodeID("IC", c.ID), "url": api, "body": c.Body,
 		"html_url":  u.html("/%s/%s/pull/%d#issuecomment-%d", owner, repo, c.Issue, c.ID),
 		"issue_url": u.api("/repos/%s/%s/issues/%d", owner, repo, c.Issue),
 		"user":      s.userJSON(u, c.User), "created_at": ts(c.CreatedAt), "updated_at": ts(c.UpdatedAt),
 		"author_association": s.association(owner, repo, c.User), "reactions": counts, "performed_via_github_app": nil,
+	}
+}
+
+// reactionRollup is GitHub's reaction-rollup of a comment whose API url is api.
+func reactionRollup(api string, rs []Reaction) obj {
+	counts := obj{"+1": 0, "-1": 0, "laugh": 0, "confused": 0, "heart": 0, "hooray": 0, "eyes": 0, "rocket": 0}
+	for _, r := range rs {
+		counts[r.Content] = counts[r.Content].(int) + 1
+	}
+	counts["total_count"] = len(rs)
+	counts["url"] = api + "/reactions"
+	return counts
+}
+
+// commitCommentJSON is GitHub's commit-comment, on the whole commit (no path or line).
+// Callers hold s.mu.
+func (s *Server) commitCommentJSON(u urls, owner, repo string, c *Comment) obj {
+	api := u.api("/repos/%s/%s/comments/%d", owner, repo, c.ID)
+	return obj{
+		"id": c.ID, "node_id": nodeID("CC", c.ID), "url": api, "body": c.Body,
+		"html_url":  u.html("/%s/%s/commit/%s#commitcomment-%d", owner, repo, c.CommitID, c.ID),
+		"commit_id": c.CommitID, "path": nil, "position": nil, "line": nil,
+		"user": s.userJSON(u, c.User), "created_at": ts(c.CreatedAt), "updated_at": ts(c.UpdatedAt),
+		"author_association": s.association(owner, repo, c.User), "reactions": reactionRollup(api, c.Reactions),
 	}
 }
 

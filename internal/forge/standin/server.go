@@ -56,7 +56,8 @@ type Server struct {
 	// HeadOf resolves a branch to its commit for a new pull request; nil leaves sha empty.
 	HeadOf func(owner, repo, branch string) (sha string, err error)
 	// Emit receives the webhooks GitHub would send (event name, JSON payload): pull_request
-	// opened/closed/reopened/synchronize/edited, issue_comment created/edited. Called outside
+	// opened/closed/reopened/synchronize/edited, issue_comment created/edited, commit_comment
+	// created. Called outside
 	// the stand-in's lock, synchronously, before the triggering request is answered.
 	Emit func(event string, payload []byte)
 
@@ -194,6 +195,21 @@ func (s *Server) Comments(owner, repo string, number int) []Comment {
 	var out []Comment
 	for _, c := range s.repo(owner, repo).Comments {
 		if c.Issue == number {
+			cc := *c
+			cc.Reactions = append([]Reaction(nil), c.Reactions...)
+			out = append(out, cc)
+		}
+	}
+	return out
+}
+
+// CommitComments returns the comments on commit sha of owner/repo, oldest first.
+func (s *Server) CommitComments(owner, repo, sha string) []Comment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Comment
+	for _, c := range s.repo(owner, repo).CommitComments {
+		if c.CommitID == sha {
 			cc := *c
 			cc.Reactions = append([]Reaction(nil), c.Reactions...)
 			out = append(out, cc)
