@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"bytes"
 	"context"
+	"flag"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -23,9 +24,14 @@ import (
 // dependency is re-checked every --requeue-dependency.
 const applyTimeout = 4 * time.Minute
 
-// controllerArgs are the flags the tier passes to both controllers beyond the addresses:
-// re-check a not-yet-ready dependency every 5s instead of 30s (see docs/flux-contract.md).
-var controllerArgs = []string{"--requeue-dependency=5s"}
+// requeueDependency is how often the controllers re-check a dependency that is not Ready at
+// the new revision yet (Flux's default is 30s; see docs/flux-contract.md).
+var requeueDependency = flag.Duration("e2e.requeue-dependency", 5*time.Second, "controllers' --requeue-dependency")
+
+// controllerArgs are the flags the tier passes to both controllers beyond the addresses.
+func controllerArgs() []string {
+	return []string{"--requeue-dependency=" + requeueDependency.String()}
+}
 
 func shopApp(t testing.TB) *app {
 	return loadApp(t, "shop", filepath.Join("..", "examples", "apps", "shop"), "score.yaml", "worker.score.yaml")
@@ -39,7 +45,7 @@ func TestDevelopmentLifecycle(t *testing.T) {
 	rs := loadRules(t)
 	git := startGitHost(t)
 	repo := git.newEnvRepo(t, "env")
-	c := startCluster(t, "dev", controllerArgs...)
+	c := startCluster(t, "dev", controllerArgs()...)
 
 	// Bootstrap first, as a platform team does; the cluster has no app yet.
 	boot := bootstrapEnv(t, c, repo, env)
@@ -152,7 +158,7 @@ func TestSecondEnvironment(t *testing.T) {
 	staging := shop.render(t, rs, "staging")
 	repo.commit(t, "promote shop to staging", change(staging))
 
-	c := startCluster(t, "staging", controllerArgs...)
+	c := startCluster(t, "staging", controllerArgs()...)
 	boot := bootstrapEnv(t, c, repo, "staging")
 	requestReconcile(t, c)
 	waitApplied(t, c, boot, applyTimeout, "flux-system", "shared", "shop")

@@ -12,6 +12,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -133,7 +134,8 @@ func (e *Etcd) Stop() { e.proc.Stop() }
 type Options struct {
 	Tools Tools
 	Etcd  *Etcd
-	// Name is the cluster's etcd key prefix and log names; unique per Etcd.
+	// Name names the cluster in errors; its etcd key prefix is Name plus a random suffix, so
+	// clusters on one Etcd never see each other's objects.
 	Name string
 	// Dir holds certificates, the kubeconfig, logs and the artifact storage.
 	Dir string
@@ -181,7 +183,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 
 	api, err := startProcess("kube-apiserver", opts.Tools.APIServer, []string{
 		"--etcd-servers=" + opts.Etcd.URL,
-		"--etcd-prefix=/" + opts.Name,
+		"--etcd-prefix=/" + opts.Name + "-" + rand.Text(),
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
 		fmt.Sprintf("--secure-port=%d", apiPort),
