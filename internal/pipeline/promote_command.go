@@ -4,16 +4,18 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/scorebot/scorebot/internal/forge"
 	"github.com/scorebot/scorebot/internal/promotion"
 )
 
 // PromotionCommand runs `/scorebot promote <env> [<sha>]` and `/scorebot rollback <env>
-// [<sha>]` from an issue_comment job on an app repo's PR; words are the comment's words after
-// "/scorebot" (words[0] is "promote" or "rollback"). Only users with write permission on the
-// app repo are obeyed (checked through the API); others get a polite refusal. The answer is
-// one comment per command and environment on the PR, edited in place by a later command.
-// Transient failures are returned for a retry; everything else is answered.
+// [<sha>]` from an issue_comment job on an app repo's PR or a commit_comment job on an app
+// commit; words are the comment's words after "/scorebot" (words[0] is "promote" or
+// "rollback"). On a commit, promote's sha defaults to the commented commit: the promotion is
+// opened only when the previous environment runs that commit. Only users with write
+// permission on the app repo are obeyed (checked through the API); others get a polite
+// refusal. The answer is one comment per command and environment where the command was
+// written (the PR, or the commit), edited in place by a later command. Transient failures are
+// returned for a retry; everything else is answered.
 func (p *Pipeline) PromotionCommand(ctx context.Context, job *Job, words []string) error {
 	ev := job.Event
 	fc := p.promoForge(job)
@@ -21,19 +23,22 @@ func (p *Pipeline) PromotionCommand(ctx context.Context, job *Job, words []strin
 		p.promoLog(job).Warn("promotion command ignored: no GitHub client")
 		return nil
 	}
-	repo, err := forge.ParseRepo(ev.Repo)
+	th, ok, err := ThreadOf(ev)
 	if err != nil {
-		return Permanent(fmt.Errorf("promotion command: %w", err))
+		return err
 	}
+	if !ok {
+		return Permanent(fmt.Errorf("promotion command: %s event of %s is not a new comment on a PR or a commit", ev.Kind, ev.Repo))
+	}
+	repo := th.Repo
 	cmd, perr := promotion.ParseCommand(words)
-	marker := "<!-- scorebot:reply " + cmd.Verb + " " + cmd.Env + " -->"
-	reply := func(body string) error {
-		if _, _, err := fc.UpsertComment(ctx, repo, ev.PRNumber, marker, marker+"\n"+body); err != nil {
-			return fmt.Errorf("answer %s on %s#%d: %w", cmd.Verb, repo, ev.PRNumber, err)
-		}
-		return nil
+	if perr == nil && cmd.Verb == promotion.KindPromote && cmd.SHA == "" && th.Commit != "" {
+		cmd.SHA = th.Commit
 	}
-	ok, err := fc.CanWrite(ctx, repo, ev.CommentAuthor)
+	reply := func(body string) error {
+		return th.Reply(ctx, fc, cmd.Verb+" "+cmd.Env, body)
+	}
+	ok, err = fc.CanWrite(ctx, repo, ev.CommentAuthor)
 	if err != nil {
 		return fmt.Errorf("permission of %s on %s: %w", ev.CommentAuthor, repo, err)
 	}
@@ -93,7 +98,7 @@ func PromotionCommands() Commands {
 	return Commands{
 		promotion.KindPromote: {
 			Usage: "promote <env> [<sha>]",
-			Help:  "opens the promotion PR into env now, from the commit the previous environment runs (which must be sha when given).",
+			Help:  "opens the promotion PR into env now, from the commit the previous environment runs (which must be sha when given; on a commit, that commit).",
 			Run:   run,
 		},
 		promotion.KindRollback: {

@@ -9,8 +9,9 @@ import (
 
 // Standard installs the jobs every running bot has beside the deploy of pushes: PR previews,
 // promotion (PRs to the next environment after a deploy, merges and closes of those PRs,
-// re-render PRs for promotion-reached environments) and the /scorebot commands. `bot serve`
-// and `bot dev` both call it, so the two run the same bot. Hooks already set in cfg are kept.
+// re-render PRs for promotion-reached environments) and the /scorebot commands in PR and
+// commit comments. `bot serve` and `bot dev` both call it, so the two run the same bot.
+// Hooks already set in cfg are kept.
 func Standard(cfg *Config) {
 	if cfg.AfterDeploy == nil {
 		cfg.AfterDeploy = func(ctx context.Context, p *Pipeline, job *Job, env, repo, commit string) error {
@@ -21,8 +22,11 @@ func Standard(cfg *Config) {
 	if cfg.Handlers == nil {
 		cfg.Handlers = map[string]Handler{}
 	}
-	if _, ok := cfg.Handlers[events.KindIssueComment]; !ok {
-		cfg.Handlers[events.KindIssueComment] = StandardCommands().Handle
+	// /scorebot commands, on PRs (issue_comment) and on commits (commit_comment).
+	for _, kind := range []string{events.KindIssueComment, events.KindCommitComment} {
+		if _, ok := cfg.Handlers[kind]; !ok {
+			cfg.Handlers[kind] = StandardCommands().Handle
+		}
 	}
 	if _, ok := cfg.Handlers[events.KindPullRequest]; !ok {
 		cfg.Handlers[events.KindPullRequest] = handlePullRequest
