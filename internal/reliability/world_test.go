@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -205,6 +206,23 @@ func webhookRequest(ctx context.Context, url, delivery string, body []byte) (*ht
 	return req, nil
 }
 
+// botEnv=serve runs the real `bot serve` (built once from ./cmd/bot) as the bot processes;
+// default: this test binary in bot mode (main_test.go), which also works around the
+// pipeline's single-replica JetStream assets (replicas_test.go).
+const botEnv = "SCOREBOT_FAULT_BOT"
+
+// buildBot builds ./cmd/bot into dir and returns the binary.
+func buildBot(t testing.TB, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "bot")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/bot")
+	cmd.Dir = "../.." // the module root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/bot: %v\n%s", err, out)
+	}
+	return bin
+}
+
 // startBots starts n bot processes (this test binary in bot mode) on the cluster at natsURL.
 func (w *world) startBots(t testing.TB, n int, natsURL string, replicas int, direct bool) *bots {
 	t.Helper()
@@ -217,21 +235,42 @@ func (w *world) startBots(t testing.TB, n int, natsURL string, replicas int, dir
 		t.Fatal(err)
 	}
 	b := &bots{}
+	serve := os.Getenv(botEnv) == "serve"
+	var botBin, tokenFile string
+	if serve {
+		botBin = buildBot(t, w.dir)
+		tokenFile = filepath.Join(w.dir, "github-token")
+		if err := os.WriteFile(tokenFile, []byte(githubToken), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i, port := range freePorts(t, n) {
 		listen := fmt.Sprintf("127.0.0.1:%d", port)
-		cfg, _ := json.Marshal(botConfig{
-			Listen: listen, NATSURL: natsURL, Replicas: replicas, SecretFile: secretFile,
-			DataDir: filepath.Join(w.dir, fmt.Sprintf("bot-%d", i+1)), RulesURL: w.gitURL("rules"),
-			RulesRepo: owner + "/rules", GitURLTemplate: w.srv.URL + "/git/{name}.git",
-			GitHubAPIURL: w.srv.URL + "/api/v3/", GitHubTokenEnv: tokenEnv, Workers: 4, DirectPromoted: direct,
-		})
-		b.listen = append(b.listen, listen)
-		b.procs = append(b.procs, &proc{
-			name: fmt.Sprintf("bot-%d", i+1), argv: []string{exe, "-test.run=^$"},
-			env:           []string{botModeEnv + "=" + string(cfg), tokenEnv + "=" + githubToken},
+		dataDir := filepath.Join(w.dir, fmt.Sprintf("bot-%d", i+1))
+		p := &proc{
+			name:          fmt.Sprintf("bot-%d", i+1),
 			log:           filepath.Join(w.dir, fmt.Sprintf("bot-%d.log", i+1)),
 			restartOnExit: true,
-		})
+		}
+		if serve {
+			p.argv = []string{botBin, "serve", "--listen", listen, "--webhook-secret-file", secretFile,
+				"--data-dir", dataDir, "--nats-url", natsURL, "--nats-replicas", fmt.Sprint(replicas),
+				"--rules-url", w.gitURL("rules"), "--rules-repo", owner + "/rules",
+				"--git-url-template", w.srv.URL + "/git/{name}.git",
+				"--github-api-url", w.srv.URL + "/api/v3/", "--github-token-file", tokenFile, "--workers", "4",
+				fmt.Sprintf("--direct-commit-promoted-envs=%v", direct)}
+		} else {
+			cfg, _ := json.Marshal(botConfig{
+				Listen: listen, NATSURL: natsURL, Replicas: replicas, SecretFile: secretFile,
+				DataDir: dataDir, RulesURL: w.gitURL("rules"),
+				RulesRepo: owner + "/rules", GitURLTemplate: w.srv.URL + "/git/{name}.git",
+				GitHubAPIURL: w.srv.URL + "/api/v3/", GitHubTokenEnv: tokenEnv, Workers: 4, DirectPromoted: direct,
+			})
+			p.argv = []string{exe, "-test.run=^$"}
+			p.env = []string{botModeEnv + "=" + string(cfg), tokenEnv + "=" + githubToken}
+		}
+		b.listen = append(b.listen, listen)
+		b.procs = append(b.procs, p)
 	}
 	for _, p := range b.procs {
 		p.start(t)
