@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -143,6 +144,38 @@ func TestDevelopmentLifecycle(t *testing.T) {
 			t.Errorf("Deployment shop-development/worker is still in the cluster after its workload was removed")
 		}
 		requireObjects(t, c, out3.Objects)
+	})
+	t.Run("a broken app fails alone", func(t *testing.T) {
+		// A second app, from the real dns example of Score's repo.
+		blog := loadApp(t, "blog", filepath.Join("..", "..", "shared", "fixtures", "score"), "examples__resources__dns__score.yaml")
+		bout := blog.render(t, rs, env)
+		commit := repo.commit(t, "deploy blog to development", change(bout))
+		requestReconcile(t, c)
+		waitApplied(t, c, commit, applyTimeout, "flux-system", "blog", "shop")
+		requireObjects(t, c, bout.Objects)
+
+		// Break blog the way a bad definition would (a field of the wrong type), and change
+		// the shop in a later commit: the shop follows, blog fails with the API server's word.
+		broken := change(bout)
+		broken.Files = maps.Clone(broken.Files)
+		dep := "apps/development/blog/deployment-my-workload.yaml"
+		if _, ok := broken.Files[dep]; !ok {
+			t.Fatalf("render of blog has no %s", dep)
+		}
+		broken.Files[dep] = bytes.Replace(broken.Files[dep], []byte("\nspec:\n"), []byte("\nspec:\n  replicas: many\n"), 1)
+		repo.commit(t, "break blog", broken)
+		shop.files["score.yaml"] = bytes.Replace(shop.files["score.yaml"], []byte(`PORT: "9090"`), []byte(`PORT: "7070"`), 1)
+		commit = repo.commit(t, "shop: PORT 7070", change(shop.render(t, rs, env)))
+		requestReconcile(t, c)
+		waitApplied(t, c, commit, applyTimeout, "flux-system", "shared", "shop")
+		msg := waitFailed(t, c, commit, "blog")
+		t.Logf("blog: %s", msg)
+		if !strings.Contains(msg, "replicas") {
+			t.Errorf("blog failed with %q, which does not name the bad field", msg)
+		}
+		if v := envVar(deployment(t, c, "shop-development", "web"), "PORT"); v == nil || v.Value != "7070" {
+			t.Errorf("web PORT = %+v, want 7070: a broken app held the shop back", v)
+		}
 	})
 }
 

@@ -334,3 +334,26 @@ func requireObjects(t testing.TB, c *cluster.Cluster, objs []manifest.Object) {
 		t.Fatalf("rendered objects not applied:\n%v", errors.Join(missing...))
 	}
 }
+
+// waitFailed waits until Kustomization name has failed at commit, and returns Flux's message.
+func waitFailed(t testing.TB, c *cluster.Cluster, commit, name string) string {
+	t.Helper()
+	var msg string
+	err := cluster.Poll(context.Background(), applyTimeout, 100*time.Millisecond, "Kustomization "+name+" failed at "+commit[:12],
+		func(ctx context.Context) (bool, string, error) {
+			k := &kustomizev1.Kustomization{}
+			if err := c.Client.Get(ctx, client.ObjectKey{Namespace: bootstrap.Namespace, Name: name}, k); err != nil {
+				return false, err.Error(), nil
+			}
+			ready := apimeta.FindStatusCondition(k.Status.Conditions, meta.ReadyCondition)
+			if ready != nil && ready.Status == "False" && strings.HasSuffix(k.Status.LastAttemptedRevision, commit) && slices.Contains(failedReasons, ready.Reason) {
+				msg = ready.Reason + ": " + ready.Message
+				return true, "", nil
+			}
+			return false, fmt.Sprintf("Kustomization %s: %+v (attempted %q)", name, ready, k.Status.LastAttemptedRevision), nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg
+}
