@@ -19,12 +19,14 @@ const devUsage = `Usage:
   bot dev pr merge --repo NAME NUMBER [--as USER]
   bot dev pr close --repo NAME NUMBER [--as USER]
   bot dev comment  --repo NAME NUMBER TEXT [--as USER]
+  bot dev comment  --repo NAME --commit SHA TEXT [--as USER]
 
 bot dev runs the whole Scorebot loop on this machine, on loopback, with no GitHub: the bot
 (embedded NATS, webhook intake, workers), a git host serving local repos over smart HTTP at
 http://ADDR/git/<name>.git (demo-app, rules and env are seeded), and a stand-in for GitHub's
 REST API at http://ADDR/api/v3/. A push to any local repo, and every pull request and comment
-made with the commands below, reaches the bot as the signed webhook GitHub would send.
+made with the commands below, reaches the bot as the signed webhook GitHub would send (a
+comment with --commit is a commit comment: commit_comment, as on GitHub's commit page).
 State lives in --data-dir; a second start resumes it. Ctrl-C stops everything.
 
 The pr and comment commands talk to a running sandbox (same --listen) through its GitHub API.
@@ -165,6 +167,7 @@ func runDevComment(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs := flag.NewFlagSet("dev comment", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cf := newDevClientFlags(fs)
+	commit := fs.String("commit", "", "comment on the commit `SHA` (all 40 hex digits) instead of a pull request")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), devUsage)
 		fs.PrintDefaults()
@@ -176,6 +179,22 @@ func runDevComment(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *cf.repo == "" {
 		fmt.Fprintf(stderr, "bot dev comment: --repo is required (e.g. --repo %s)\n", devbox.RepoApp)
 		return errUsage
+	}
+	if *commit != "" {
+		if len(pos) != 1 {
+			fmt.Fprint(stderr, "bot dev comment --commit: give only the TEXT (quote it)\n")
+			return errUsage
+		}
+		cl, err := cf.client()
+		if err != nil {
+			return err
+		}
+		id, err := cl.CommentOnCommit(ctx, *cf.repo, *commit, pos[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "commented on %s/%s@%s (commit comment %d)\n", devbox.Owner, *cf.repo, *commit, id)
+		return nil
 	}
 	n, err := prNumber(pos, 2, "comment", stderr)
 	if err != nil {

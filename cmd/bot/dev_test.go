@@ -115,6 +115,14 @@ func TestDevCommands(t *testing.T) {
 	if got := cli("comment", "--listen", addr, "--repo", "demo-app", "1", "/scorebot help", "--as", "reviewer"); !strings.Contains(got, "local/demo-app#1") {
 		t.Fatalf("comment printed %q", got)
 	}
+	head, err := exec.Command("git", "-C", app, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha := strings.TrimSpace(string(head))
+	if got := cli("comment", "--listen", addr, "--repo", "demo-app", "--commit", sha, "/scorebot help"); !strings.Contains(got, "local/demo-app@"+sha+" (commit comment ") {
+		t.Fatalf("comment --commit printed %q", got)
+	}
 	if got := cli("pr", "merge", "--listen", addr, "--repo", "demo-app", "1"); !strings.HasPrefix(got, "merged local/demo-app#1 as ") {
 		t.Fatalf("pr merge printed %q", got)
 	}
@@ -130,6 +138,7 @@ func TestDevCommands(t *testing.T) {
 	for _, args := range [][]string{
 		{"dev", "pr"}, {"dev", "pr", "open", "--repo", "demo-app"}, {"dev", "pr", "merge", "--repo", "demo-app", "x"},
 		{"dev", "comment", "--repo", "demo-app", "1"}, {"dev", "--listen", "0.0.0.0:0", "--data-dir", t.TempDir(), "extra"},
+		{"dev", "comment", "--repo", "demo-app", "--commit", sha, "1", "text"},
 	} {
 		var o, e bytes.Buffer
 		if code := run(context.Background(), args, &o, &e); code != 2 {

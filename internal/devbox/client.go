@@ -12,7 +12,7 @@ import (
 	"github.com/scorebot/scorebot/internal/forge"
 )
 
-// Client makes local pull requests and comments on a running sandbox, through the stand-in's
+// Client makes local pull requests and comments (on PRs and on commits) on a running sandbox, through the stand-in's
 // REST endpoints with go-github, as a developer would on GitHub. The sandbox emits the
 // webhooks GitHub would; each call returns once they have reached the bot.
 type Client struct {
@@ -76,6 +76,32 @@ func (c *Client) Comment(ctx context.Context, repo string, number int, body stri
 		return 0, fmt.Errorf("comment on %s/%s#%d: %w", Owner, repo, number, describe(resp, err))
 	}
 	return cm.GetID(), nil
+}
+
+// CommentOnCommit comments on commit sha (all 40 hex digits) of local repo name, as on
+// GitHub's commit page, and returns the comment's id. The sandbox sends a commit_comment
+// webhook, so `/scorebot promote <env>` there reaches the bot.
+func (c *Client) CommentOnCommit(ctx context.Context, repo, sha, body string) (int64, error) {
+	if !fullSHA(sha) {
+		return 0, fmt.Errorf("comment on %s/%s@%s: give the commit's full 40-character sha (git rev-parse HEAD)", Owner, repo, sha)
+	}
+	cm, err := c.fc.CreateCommitComment(ctx, localRepo(repo), sha, body)
+	if err != nil {
+		return 0, err
+	}
+	return cm.ID, nil
+}
+
+func fullSHA(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func describe(resp *github.Response, err error) error {

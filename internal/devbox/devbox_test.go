@@ -260,3 +260,36 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// A comment on a commit (`bot dev comment --commit`) → commit_comment created, stored with
+// the commented commit; a short sha is refused before anything is sent.
+func TestCommitComment(t *testing.T) {
+	sb, hooks := startSandbox(t, "", nil)
+	ctx := context.Background()
+	head, err := sb.Git().Head(ctx, devbox.RepoApp, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := devbox.NewClient(sb.URL(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := cl.CommentOnCommit(ctx, devbox.RepoApp, head, "/scorebot promote staging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := hooks.find("commit_comment", "created", "local/demo-app")
+	if len(got) != 1 {
+		t.Fatalf("commit_comment webhooks = %d, want 1", len(got))
+	}
+	ev := findEvent(t, sb.JetStream(), got[0].ID)
+	if ev.Kind != "commit_comment" || ev.CommitID != head || ev.CommentID != id || ev.CommentBody != "/scorebot promote staging" || ev.CommentAuthor != devbox.DefaultUser {
+		t.Fatalf("stored commit comment event = %+v", ev)
+	}
+	if _, err := cl.CommentOnCommit(ctx, devbox.RepoApp, head[:7], "hi"); err == nil || !strings.Contains(err.Error(), "full 40-character sha") {
+		t.Fatalf("short sha: %v, want a request for the full sha", err)
+	}
+	if n := len(hooks.find("commit_comment", "created", "local/demo-app")); n != 1 {
+		t.Fatalf("commit_comment webhooks after the refused comment = %d, want 1", n)
+	}
+}

@@ -35,6 +35,7 @@ func (s *Sandbox) Instructions(cli string) string {
 	w("  git push origin HEAD:my-branch")
 	w("  %s dev pr open%s --repo %s --head my-branch", cli, listen, RepoApp)
 	w("  %s dev comment%s --repo %s <n> '/scorebot help'", cli, listen, RepoApp)
+	w("  %s dev comment%s --repo %s --commit <sha> '/scorebot promote staging'   (on a commit)", cli, listen, RepoApp)
 	w("  %s dev pr merge%s --repo %s <n>     (or pr close)", cli, listen, RepoApp)
 	return b.String()
 }
