@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/scorebot/scorebot/internal/envrepo"
 	"github.com/scorebot/scorebot/internal/render"
 	"github.com/scorebot/scorebot/internal/render/envtree"
@@ -31,21 +29,6 @@ type Deployed struct {
 	RecordPath   string   // where the provenance record is in the env repo
 }
 
-type provenanceRecord struct {
-	App         string `json:"app"`
-	Environment string `json:"environment"`
-	Source      struct {
-		Repo   string `json:"repo"`
-		Commit string `json:"commit"`
-	} `json:"source"`
-	Rules struct {
-		Commit string `json:"commit"`
-	} `json:"rules"`
-	Scores []struct {
-		Path string `json:"path"`
-	} `json:"scores"`
-}
-
 // ReadDeployed lists the apps deployed in env, sorted by app, from the provenance records
 // under <base>/apps/<env>/ in the env repo's head.
 func ReadDeployed(ctx context.Context, er *envrepo.Repo, base, env string) ([]Deployed, error) {
@@ -59,8 +42,8 @@ func ReadDeployed(ctx context.Context, er *envrepo.Repo, base, env string) ([]De
 		if !strings.HasSuffix(p, "/"+envtree.ProvenanceFile) {
 			continue
 		}
-		var rec provenanceRecord
-		if err := yaml.Unmarshal(data, &rec); err != nil || rec.Source.Repo == "" || rec.Source.Commit == "" {
+		rec, err := envtree.ParseRecord(data)
+		if err != nil {
 			continue // not ours, or damaged: a re-render cannot reproduce it
 		}
 		d := Deployed{App: rec.App, Env: env, SourceRepo: rec.Source.Repo, SourceCommit: rec.Source.Commit,
@@ -68,9 +51,7 @@ func ReadDeployed(ctx context.Context, er *envrepo.Repo, base, env string) ([]De
 		if d.App == "" {
 			d.App = path.Base(path.Dir(path.Dir(p)))
 		}
-		for _, s := range rec.Scores {
-			d.ScoreFiles = append(d.ScoreFiles, s.Path)
-		}
+		d.ScoreFiles = rec.ScorePaths()
 		out = append(out, d)
 	}
 	slices.SortFunc(out, func(a, b Deployed) int { return strings.Compare(a.App, b.App) })

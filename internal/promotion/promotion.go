@@ -16,6 +16,8 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/scorebot/scorebot/internal/render/envtree"
+
 	"github.com/scorebot/scorebot/internal/render/rules"
 )
 
@@ -164,43 +166,13 @@ type Rejected struct {
 	PR           int    `json:"pr,omitempty"`
 }
 
-// Provenance is the part of an app's provenance record (render/envtree writes it beside the
-// app's files) promotion reads.
-type Provenance struct {
-	App         string `json:"app"`
-	Environment string `json:"environment"`
-	Source      struct {
-		Repo   string `json:"repo"`
-		Commit string `json:"commit"`
-	} `json:"source"`
-	Rules struct {
-		Commit string `json:"commit"`
-	} `json:"rules"`
-	Scores []struct {
-		Path string `json:"path"`
-	} `json:"scores"`
-}
-
-// ScorePaths are the Score files the record names, in its order.
-func (p Provenance) ScorePaths() []string {
-	out := make([]string, 0, len(p.Scores))
-	for _, s := range p.Scores {
-		out = append(out, s.Path)
-	}
-	return out
-}
+// Provenance is an app's provenance record (render/envtree writes it beside the app's files).
+type Provenance = envtree.Record
 
 // ParseProvenance reads a provenance record; one without a source repo and commit is an
 // error (a re-render could not reproduce it).
 func ParseProvenance(data []byte) (Provenance, error) {
-	var p Provenance
-	if err := yaml.Unmarshal(data, &p); err != nil {
-		return Provenance{}, fmt.Errorf("provenance record: %w", err)
-	}
-	if p.Source.Repo == "" || p.Source.Commit == "" {
-		return Provenance{}, errors.New("provenance record: source.repo or source.commit is empty")
-	}
-	return p, nil
+	return envtree.ParseRecord(data)
 }
 
 // RejectionFile is where a rejected-branch commit records the rejection, relative to the

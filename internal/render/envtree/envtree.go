@@ -39,6 +39,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kustypes "sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/yaml"
 
 	"github.com/scorebot/scorebot/internal/render/manifest"
 )
@@ -400,22 +401,52 @@ func fluxKustomization(name, dir string, deps []string, source string) ([]byte, 
 	return manifest.Marshal(o)
 }
 
-type provenanceRecord struct {
+// Record is the provenance record written beside an app's files (ProvenanceFile): what the
+// folder was rendered from, so a re-render, a promotion or a rollback can be reproduced from
+// Git alone. It holds no secret.
+type Record struct {
 	Comment     string        `json:"comment"`
 	App         string        `json:"app"`
 	Environment string        `json:"environment"`
-	Source      sourceRecord  `json:"source"`
-	Rules       rulesRecord   `json:"rules"`
+	Source      SourceRecord  `json:"source"`
+	Rules       RulesRecord   `json:"rules"`
 	Scores      []ScoreDigest `json:"scores"`
 }
 
-type sourceRecord struct {
+// SourceRecord names the app repo and commit a folder was rendered from.
+type SourceRecord struct {
 	Repo   string `json:"repo,omitempty"`
 	Commit string `json:"commit,omitempty"`
 }
 
-type rulesRecord struct {
+// RulesRecord names the rules commit a folder was rendered with.
+type RulesRecord struct {
 	Commit string `json:"commit,omitempty"`
+}
+
+// ErrNoSource is returned (wrapped) by ParseRecord for a record that names no source repo and
+// commit: nothing could re-render it.
+var ErrNoSource = errors.New("provenance record names no source repo and commit")
+
+// ParseRecord reads a provenance record.
+func ParseRecord(data []byte) (Record, error) {
+	var r Record
+	if err := yaml.Unmarshal(data, &r); err != nil {
+		return Record{}, fmt.Errorf("provenance record: %w", err)
+	}
+	if r.Source.Repo == "" || r.Source.Commit == "" {
+		return Record{}, fmt.Errorf("provenance record: source.repo or source.commit is empty: %w", ErrNoSource)
+	}
+	return r, nil
+}
+
+// ScorePaths are the Score files the record names, in its order.
+func (r Record) ScorePaths() []string {
+	out := make([]string, 0, len(r.Scores))
+	for _, s := range r.Scores {
+		out = append(out, s.Path)
+	}
+	return out
 }
 
 func provenanceFile(app App) ([]byte, error) {
@@ -423,12 +454,12 @@ func provenanceFile(app App) ([]byte, error) {
 	slices.SortFunc(scores, func(a, b ScoreDigest) int {
 		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.SHA256, b.SHA256))
 	})
-	rec := provenanceRecord{
+	rec := Record{
 		Comment:     "Written by Scorebot: what this folder was rendered from. Not a Kubernetes object.",
 		App:         app.AppID,
 		Environment: app.Env,
-		Source:      sourceRecord{Repo: app.Provenance.SourceRepo, Commit: app.Provenance.SourceCommit},
-		Rules:       rulesRecord{Commit: app.Provenance.RulesCommit},
+		Source:      SourceRecord{Repo: app.Provenance.SourceRepo, Commit: app.Provenance.SourceCommit},
+		Rules:       RulesRecord{Commit: app.Provenance.RulesCommit},
 		Scores:      scores,
 	}
 	b, err := manifest.MarshalValue(rec)

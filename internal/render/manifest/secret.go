@@ -45,7 +45,7 @@ func CheckNoPlaintextSecret(o Object) error {
 // Redact returns a deep copy of o in which every value of a Secret's data and stringData is
 // replaced by "<redacted>". Other objects are copied unchanged.
 func Redact(o Object) Object {
-	doc, _ := deepCopy(o.Doc).(map[string]any)
+	doc, _ := DeepCopy(o.Doc).(map[string]any)
 	out := Object{Doc: doc, Source: o.Source}
 	if !isSecret(o) {
 		return out
@@ -60,18 +60,19 @@ func Redact(o Object) Object {
 	return out
 }
 
-func deepCopy(v any) any {
+// DeepCopy copies a JSON-compatible document (maps, slices, scalars), as Object.Doc holds.
+func DeepCopy(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
 		m := make(map[string]any, len(v))
 		for k, c := range v {
-			m[k] = deepCopy(c)
+			m[k] = DeepCopy(c)
 		}
 		return m
 	case []any:
 		s := make([]any, len(v))
 		for i, c := range v {
-			s[i] = deepCopy(c)
+			s[i] = DeepCopy(c)
 		}
 		return s
 	}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"reflect"
 	"slices"
+
+	"github.com/scorebot/scorebot/internal/render/manifest"
 )
 
 // normalize returns a deep copy of v as a JSON-compatible document: maps with string keys,
@@ -130,30 +132,11 @@ func normUint(u uint64) any {
 	return float64(u)
 }
 
-// deepCopy copies a JSON-compatible document.
-func deepCopy(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(v))
-		for k, c := range v {
-			m[k] = deepCopy(c)
-		}
-		return m
-	case []any:
-		s := make([]any, len(v))
-		for i, c := range v {
-			s[i] = deepCopy(c)
-		}
-		return s
-	}
-	return v
-}
-
 func deepCopyMap(m map[string]any) map[string]any {
 	if m == nil {
 		return nil
 	}
-	return deepCopy(m).(map[string]any)
+	return manifest.DeepCopy(m).(map[string]any)
 }
 
 // mergeInto deep-merges patch into dst: maps merge key by key, a nil value deletes the key,
@@ -170,7 +153,7 @@ func mergeInto(dst, patch map[string]any) {
 			mergeInto(dm, pm)
 			continue
 		}
-		dst[k] = deepCopy(pv)
+		dst[k] = manifest.DeepCopy(pv)
 	}
 }
 
