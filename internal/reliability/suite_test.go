@@ -133,7 +133,14 @@ func runSuite(t *testing.T, size suiteSize, seed uint64) Report {
 	bs := w.startBots(t, 3, cluster.URL, 3, false)
 	defer func() {
 		if t.Failed() {
-			t.Logf("process logs are in %s (kept while the test runs; rerun with the seed to reproduce)", dir)
+			if keep := os.Getenv("SCOREBOT_FAULT_LOGS"); keep != "" {
+				for _, p := range append(append([]*proc{}, bs.procs...), cluster.nodes...) {
+					if b, err := os.ReadFile(p.log); err == nil {
+						_ = os.WriteFile(filepath.Join(keep, filepath.Base(p.log)), b, 0o644)
+					}
+				}
+			}
+			t.Logf("process logs are in %s (kept while the test runs; SCOREBOT_FAULT_LOGS=DIR keeps copies; rerun with the seed to reproduce)", dir)
 			for _, p := range append(append([]*proc{}, bs.procs...), cluster.nodes...) {
 				tail(t, p.log, 15)
 			}
@@ -302,7 +309,7 @@ func runSuite(t *testing.T, size suiteSize, seed uint64) Report {
 	rep.DeadLettered = q.DLQMsgs
 
 	sctx, scancel := context.WithTimeout(ctx, time.Minute)
-	stored, err := storedDeliveries(sctx, js, q.StreamMsgs)
+	stored, err := storedDeliveries(sctx, js)
 	scancel()
 	if err != nil {
 		t.Fatalf("read stored deliveries: %v", err)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os/exec"
@@ -171,31 +172,34 @@ func readQueue(ctx context.Context, js jetstream.JetStream) (queueState, error) 
 	return q, nil
 }
 
-// storedDeliveries reads every message of SCOREBOT_EVENTS and returns the delivery ids.
-func storedDeliveries(ctx context.Context, js jetstream.JetStream, want uint64) (map[string]bool, error) {
-	cons, err := js.OrderedConsumer(ctx, events.StreamEvents, jetstream.OrderedConsumerConfig{})
+// storedDeliveries reads every message of SCOREBOT_EVENTS by sequence (each read retried a
+// few times: a node may still be catching up) and returns the delivery ids.
+func storedDeliveries(ctx context.Context, js jetstream.JetStream) (map[string]bool, error) {
+	s, err := js.Stream(ctx, events.StreamEvents)
+	if err != nil {
+		return nil, err
+	}
+	si, err := s.Info(ctx)
 	if err != nil {
 		return nil, err
 	}
 	ids := map[string]bool{}
-	var seen uint64
-	for seen < want {
-		batch, err := cons.Fetch(256, jetstream.FetchMaxWait(5*time.Second))
+	for seq := si.State.FirstSeq; seq <= si.State.LastSeq && seq > 0; seq++ {
+		var m *jetstream.RawStreamMsg
+		for attempt := 0; ; attempt++ {
+			m, err = s.GetMsg(ctx, seq)
+			if err == nil || errors.Is(err, jetstream.ErrMsgNotFound) || attempt == 5 {
+				break
+			}
+			time.Sleep(200 * time.Millisecond) // pacing of a bounded retry
+		}
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("read message %d: %w", seq, err)
 		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			seen++
-			ids[m.Headers().Get(nats.MsgIdHdr)] = true
-		}
-		if batch.Error() != nil {
-			return nil, batch.Error()
-		}
-		if n == 0 {
-			break
-		}
+		ids[m.Header.Get(nats.MsgIdHdr)] = true
 	}
 	return ids, nil
 }
