@@ -3,9 +3,12 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -52,12 +55,28 @@ func TestStopKillsGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	pgid := p.cmd.Process.Pid
+	// Stop only once the shell ignores SIGTERM and its child runs.
+	err = Poll(context.Background(), 30*time.Second, 10*time.Millisecond, "child started", func(context.Context) (bool, string, error) {
+		return strings.TrimSpace(p.Tail(100)) != "", "", nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.grace = 100 * time.Millisecond
+	start := time.Now()
 	p.Stop()
+	t.Logf("stopped in %s (SIGTERM ignored, group SIGKILLed)", time.Since(start))
 	if exited, _ := p.Exited(); !exited {
 		t.Fatal("process not reaped after Stop")
 	}
-	if err := syscall.Kill(-pgid, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("process group %d still has members after Stop (kill 0: %v)", pgid, err)
+	// SIGKILL is delivered asynchronously and an orphan is reaped by init: wait (bounded) until
+	// no member of the group is alive; a zombie is dead.
+	err = Poll(context.Background(), 30*time.Second, 10*time.Millisecond, "process group gone", func(context.Context) (bool, string, error) {
+		alive := groupAlive(t, pgid)
+		return len(alive) == 0, fmt.Sprintf("still alive: %v", alive), nil
+	})
+	if err != nil {
+		t.Error(err)
 	}
 	p.Stop() // idempotent
 }
@@ -76,4 +95,33 @@ func TestEtcd(t *testing.T) {
 	if exited, _ := e.proc.Exited(); !exited {
 		t.Fatal("etcd still running after Stop")
 	}
+}
+
+// groupAlive lists the live (not zombie) processes whose process group is pgid, from /proc.
+func groupAlive(t *testing.T, pgid int) []string {
+	t.Helper()
+	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alive []string
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // exited meanwhile
+		}
+		// pid (comm) state ppid pgrp ...: comm may hold spaces, so split after the last ')'.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		fields := strings.Fields(string(b[i+1:]))
+		if len(fields) < 3 || fields[0] == "Z" {
+			continue
+		}
+		if pg, _ := strconv.Atoi(fields[2]); pg == pgid {
+			alive = append(alive, strings.TrimSpace(string(b[:i+1])))
+		}
+	}
+	return alive
 }

@@ -23,9 +23,10 @@ type Process struct {
 	Name string
 	Log  string // path of the combined stdout/stderr
 
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited and been reaped
-	err  error         // the exit status, valid after done
+	cmd   *exec.Cmd
+	grace time.Duration // between SIGTERM and SIGKILL
+	done  chan struct{} // closed when the process has exited and been reaped
+	err   error         // the exit status, valid after done
 }
 
 // startProcess starts bin with args and env (added to a minimal base environment) in its own
@@ -49,7 +50,7 @@ func startProcess(name, bin string, args, env []string, logDir string) (*Process
 		f.Close()
 		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
 	}
-	p := &Process{Name: name, Log: logPath, cmd: cmd, done: make(chan struct{})}
+	p := &Process{Name: name, Log: logPath, cmd: cmd, grace: stopGrace, done: make(chan struct{})}
 	go func() { // owned by p: Stop waits for done
 		p.err = cmd.Wait()
 		f.Close()
@@ -68,7 +69,8 @@ func (p *Process) Exited() (bool, error) {
 	}
 }
 
-// Stop sends SIGTERM to the process group, waits up to stopGrace, then SIGKILLs the group. It
+// Stop sends SIGTERM to the process group, waits up to its grace (stopGrace), then SIGKILLs
+// the group. It
 // returns once the process has been reaped. Safe to call more than once.
 func (p *Process) Stop() {
 	if p == nil {
@@ -79,7 +81,7 @@ func (p *Process) Stop() {
 		_ = syscall.Kill(-pgid, syscall.SIGTERM)
 		select {
 		case <-p.done:
-		case <-time.After(stopGrace):
+		case <-time.After(p.grace):
 		}
 	}
 	// Anything left in the group (a child the server forked) goes too.
