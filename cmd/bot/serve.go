@@ -111,7 +111,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if *role != server.RoleWebhooks {
-		if srv.Workers, err = work.pipelineWorkers(*role, *dataDir, log, reg); err != nil {
+		if srv.Workers, err = work.pipelineWorkers(*role, *dataDir, *replicas, log, reg); err != nil {
 			return err
 		}
 	}

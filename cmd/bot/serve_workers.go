@@ -51,7 +51,7 @@ func (w *workerFlags) register(fs *flag.FlagSet) {
 
 // pipelineWorkers builds the workers. With role all and no rules repo it runs none (intake
 // only) and says so; with role workers a rules repo is required.
-func (w *workerFlags) pipelineWorkers(role, dataDir string, log *slog.Logger, reg prometheus.Registerer) (func(ctx context.Context, js jetstream.JetStream) error, error) {
+func (w *workerFlags) pipelineWorkers(role, dataDir string, replicas int, log *slog.Logger, reg prometheus.Registerer) (func(ctx context.Context, js jetstream.JetStream) error, error) {
 	if w.rulesURL == "" {
 		if role == server.RoleWorkers {
 			return nil, errors.New("no rules repo: set --rules-url (or SCOREBOT_RULES_URL, or rules-url in the config file) to the clone URL of the platform team's rules repo")
@@ -66,6 +66,7 @@ func (w *workerFlags) pipelineWorkers(role, dataDir string, log *slog.Logger, re
 	cfg := pipeline.Config{
 		DataDir:                  filepath.Join(dataDir, "pipeline"),
 		Workers:                  w.workers,
+		Replicas:                 replicas,
 		RulesURL:                 w.rulesURL,
 		RulesBranch:              w.rulesBranch,
 		RulesRepo:                w.rulesRepo,

@@ -40,6 +40,15 @@ func (r *Repo) ReadTree(ctx context.Context, prefix string) (map[string][]byte, 
 func (r *Repo) ReadBranchTree(ctx context.Context, branch, prefix string) (map[string][]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	var out map[string][]byte
+	err := r.healing(ctx, "read "+branch, func() (err error) {
+		out, err = r.readBranchTree(ctx, branch, prefix)
+		return err
+	})
+	return out, err
+}
+
+func (r *Repo) readBranchTree(ctx context.Context, branch, prefix string) (map[string][]byte, error) {
 	heads, err := r.sync(ctx, branch)
 	if err != nil {
 		return nil, fmt.Errorf("envrepo: read %s: %w", branch, err)
@@ -134,6 +143,15 @@ type CommitInfo struct {
 func (r *Repo) Log(ctx context.Context, n int) ([]CommitInfo, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	var out []CommitInfo
+	err := r.healing(ctx, "log", func() (err error) {
+		out, err = r.readLog(ctx, n)
+		return err
+	})
+	return out, err
+}
+
+func (r *Repo) readLog(ctx context.Context, n int) ([]CommitInfo, error) {
 	heads, err := r.sync(ctx, r.cfg.Branch)
 	if err != nil {
 		return nil, fmt.Errorf("envrepo: log: %w", err)

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
+	"os"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
@@ -17,6 +20,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 )
 
 // errStale: the branch moved on the server after we read it; rebuild on the new head.
@@ -151,6 +155,11 @@ func (r *Repo) retry(ctx context.Context, what string, attempt func(context.Cont
 		}
 		last = err
 		r.log.Warn("envrepo: retrying", "op", what, "attempt", i, "err", err)
+		if localFault(ctx, err) {
+			if herr := r.heal(err); herr != nil {
+				return Result{Attempts: i}, fmt.Errorf("envrepo: %s: %w (after: %v)", what, herr, err)
+			}
+		}
 		if i == r.cfg.MaxAttempts {
 			break
 		}
@@ -159,6 +168,41 @@ func (r *Repo) retry(ctx context.Context, what string, attempt func(context.Cont
 		}
 	}
 	return Result{Attempts: r.cfg.MaxAttempts}, fmt.Errorf("envrepo: %s: %w after %d attempts: %v", what, ErrPushFailed, r.cfg.MaxAttempts, last)
+}
+
+// localFault reports an error that is none of the network's, the server's or the caller's
+// doing, so the local clone is to blame (a damaged object, a broken pack, a lost ref).
+func localFault(ctx context.Context, err error) bool {
+	var netErr net.Error
+	var urlErr *url.Error
+	var httpErr *githttp.Err
+	return !permanent(ctx, err) && !errors.Is(err, errStale) &&
+		!errors.As(err, &netErr) && !errors.As(err, &urlErr) && !errors.As(err, &httpErr) &&
+		!errors.Is(err, transport.ErrEmptyRemoteRepository) && !errors.Is(err, ErrSign) &&
+		!strings.Contains(err.Error(), "unexpected client error")
+}
+
+// heal removes the local clone and starts an empty one, so the next sync fetches afresh; the
+// server's copy is the truth and a damaged clone is only a cache of it. Callers hold r.mu.
+func (r *Repo) heal(cause error) error {
+	r.log.Warn("envrepo: local clone unreadable, cloning afresh", "dir", r.cfg.Dir, "err", cause)
+	if err := os.RemoveAll(r.cfg.Dir); err != nil {
+		return fmt.Errorf("remove damaged clone %s: %w", r.cfg.Dir, err)
+	}
+	return r.open()
+}
+
+// healing runs f, and once more on a fresh clone when the local clone was to blame.
+// Callers hold r.mu.
+func (r *Repo) healing(ctx context.Context, what string, f func() error) error {
+	err := f()
+	if err == nil || !localFault(ctx, err) {
+		return err
+	}
+	if herr := r.heal(err); herr != nil {
+		return fmt.Errorf("envrepo: %s: %w (after: %v)", what, herr, err)
+	}
+	return f()
 }
 
 // permanent reports errors that another attempt cannot fix.

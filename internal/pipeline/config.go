@@ -83,6 +83,10 @@ type Config struct {
 	// promotion (RerenderPromoted) instead of leaving it alone; Standard sets it.
 	PromotionPRs bool
 
+	// Replicas of the streams and KV buckets the pipeline creates or updates: the same as the
+	// server's (3 on a 3-node NATS cluster). Default 1.
+	Replicas int
+
 	// AckWait is how long a delivered message may go unacknowledged (default 1m; long jobs
 	// extend it with InProgress). MaxDeliver bounds deliveries of one message (default 10);
 	// the last failed one goes to the dead-letter stream. MaxAckPending bounds messages
@@ -182,6 +186,9 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	if cfg.BurstWindow <= 0 {
 		cfg.BurstWindow = 2 * time.Second
+	}
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 1
 	}
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = 30 * time.Second

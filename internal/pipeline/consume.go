@@ -23,8 +23,17 @@ const (
 	HeaderDLQDelivered = "Scorebot-DLQ-Delivered"
 )
 
-// busyDelay is how long a job waits for a repo another process is working on.
-const busyDelay = 500 * time.Millisecond
+// busyDelay is how long a job waits, on its n-th delivery, for a repo another job holds the
+// lease of: short at first (the other job is usually about to finish), doubling up to the
+// lease's lifetime. A lease left by a process that died lives LeaseTTL, so the deliveries a
+// message has (MaxDeliver) must outlast it: with the defaults they span about two minutes.
+func (p *Pipeline) busyDelay(n uint64) time.Duration {
+	d := 500 * time.Millisecond
+	for i := uint64(1); i < n && d < p.cfg.LeaseTTL; i++ {
+		d *= 2
+	}
+	return min(d, p.cfg.LeaseTTL)
+}
 
 // ConsumerConfig is the durable consumer the workers pull from.
 func (p *Pipeline) ConsumerConfig() jetstream.ConsumerConfig {
@@ -40,9 +49,36 @@ func (p *Pipeline) ConsumerConfig() jetstream.ConsumerConfig {
 	}
 }
 
-// setup creates or updates the streams, the consumer's KV buckets and binds them.
+// setupRetrying runs setup until it succeeds or ctx ends: on a cluster that is still forming
+// (or has lost a node) creating streams and buckets fails for a while, and a bot that gave up
+// would take its intake down with it.
+func (p *Pipeline) setupRetrying(ctx context.Context, js jetstream.JetStream) error {
+	backoff := 250 * time.Millisecond
+	for {
+		err := p.setup(ctx, js)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		p.cfg.Logger.Warn("pipeline setup failed, retrying", "err", err, "in", backoff.String())
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+// setup creates or updates the streams, the consumer's KV buckets and binds them, every one
+// with Config.Replicas copies (a stream updated here with fewer replicas than the server gave
+// it would lose messages when a node goes down).
 func (p *Pipeline) setup(ctx context.Context, js jetstream.JetStream) error {
-	if err := events.EnsureStreams(ctx, js); err != nil {
+	if err := events.EnsureStreams(ctx, js, events.WithReplicas(p.cfg.Replicas)); err != nil {
 		return err
 	}
 	locks, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
@@ -50,6 +86,7 @@ func (p *Pipeline) setup(ctx context.Context, js jetstream.JetStream) error {
 		Description: "per-repo leases of scorebot workers (expire unless renewed)",
 		History:     1,
 		TTL:         p.cfg.LeaseTTL,
+		Replicas:    p.cfg.Replicas,
 	})
 	if err != nil {
 		return fmt.Errorf("create or update KV bucket %s: %w", BucketLocks, err)
@@ -58,6 +95,7 @@ func (p *Pipeline) setup(ctx context.Context, js jetstream.JetStream) error {
 		Bucket:      BucketDeployed,
 		Description: "last event deployed per repo, branch and environment",
 		History:     1,
+		Replicas:    p.cfg.Replicas,
 	})
 	if err != nil {
 		return fmt.Errorf("create or update KV bucket %s: %w", BucketDeployed, err)
@@ -70,7 +108,7 @@ func (p *Pipeline) setup(ctx context.Context, js jetstream.JetStream) error {
 // pulling, hands back the jobs not started (nak, so another process takes them at once) and
 // waits for the running ones and every goroutine it started.
 func (p *Pipeline) Run(ctx context.Context, js jetstream.JetStream) error {
-	if err := p.setup(ctx, js); err != nil {
+	if err := p.setupRetrying(ctx, js); err != nil {
 		return err
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, events.StreamEvents, p.ConsumerConfig())
@@ -225,7 +263,7 @@ func (p *Pipeline) work(ctx context.Context, job *Job) {
 		outcome = OutcomeRetry
 		log.Info("job interrupted by shutdown, handed back", "err", err)
 	case errors.Is(err, errBusy) && job.Delivered < uint64(p.cfg.MaxDeliver):
-		_ = job.msg.NakWithDelay(busyDelay)
+		_ = job.msg.NakWithDelay(p.busyDelay(job.Delivered))
 		outcome = OutcomeRetry
 		log.Debug("repo busy elsewhere, retrying", "err", err)
 	case IsPermanent(err):

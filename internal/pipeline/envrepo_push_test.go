@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/scorebot/scorebot/internal/events"
 )
@@ -33,5 +34,30 @@ func TestPushToEnvRepoIsIgnored(t *testing.T) {
 	}
 	if st := h.gh.Statuses(owner, "blog", sha); len(st) == 0 || st[len(st)-1].State != "success" {
 		t.Errorf("app statuses %+v, want success last", st)
+	}
+}
+
+// A lease left by a bot that died lives LeaseTTL: the waits of a busy message must outlast it
+// before its deliveries run out, or the event is dead-lettered for nothing.
+func TestBusyDelaysOutlastAnOrphanedLease(t *testing.T) {
+	cfg := Config{DataDir: t.TempDir(), RulesURL: "http://127.0.0.1:1/git/rules.git"}
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := p.busyDelay(1); d != 500*time.Millisecond {
+		t.Errorf("first busy delay %v, want 500ms", d)
+	}
+	var total time.Duration
+	for n := uint64(1); n < uint64(p.cfg.MaxDeliver); n++ {
+		d := p.busyDelay(n)
+		if d > p.cfg.LeaseTTL {
+			t.Errorf("delay %v on delivery %d exceeds the lease TTL %v", d, n, p.cfg.LeaseTTL)
+		}
+		total += d
+	}
+	if total <= 2*p.cfg.LeaseTTL {
+		t.Errorf("busy waits over %d deliveries add up to %v, want more than twice the lease TTL %v",
+			p.cfg.MaxDeliver, total, p.cfg.LeaseTTL)
 	}
 }

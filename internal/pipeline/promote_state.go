@@ -258,6 +258,7 @@ func (p *Pipeline) promoKV(ctx context.Context) (jetstream.KeyValue, error) {
 			Bucket:      BucketPromotions,
 			Description: "per app and environment: what runs there, open and rejected promotions (derived from the env repo)",
 			History:     5,
+			Replicas:    p.cfg.Replicas,
 		})
 	}
 	if err != nil {

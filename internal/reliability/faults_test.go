@@ -357,13 +357,6 @@ func corrupt(t *testing.T, dir string) int {
 	return n
 }
 
-// envrepoHealEnv=1 runs the cases of a corrupted env-repo clone, which fail today: envrepo
-// retries on the damaged clone until the job gives up ("read head <sha>: zlib reading
-// error: zlib: invalid header"), in a running process and after a restart alike (unless the
-// damaged objects happen not to be read), instead of removing it and cloning again as
-// gitcache does. Reported to envrepo's owner; drop the switch once it heals.
-const envrepoHealEnv = "SCOREBOT_FAULT_ENVREPO_HEAL"
-
 func TestCorruptedGitCacheRecovers(t *testing.T) {
 	for _, tc := range []struct {
 		name, sub string
@@ -374,9 +367,6 @@ func TestCorruptedGitCacheRecovers(t *testing.T) {
 		{"env repo clone, live", "envrepos", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.sub == "envrepos" && os.Getenv(envrepoHealEnv) != "1" {
-				t.Skipf("known gap: envrepo does not re-clone a corrupted clone; %s=1 runs it", envrepoHealEnv)
-			}
 			s := newSingle(t, "")
 			stop := s.start(t)
 			first := s.push(t, "web")

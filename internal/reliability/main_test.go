@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scorebot/scorebot/internal/events"
@@ -91,17 +90,12 @@ func runBot(cfg botConfig, log *slog.Logger) error {
 		DirectCommitPromotedEnvs: cfg.DirectPromoted,
 		AckWait:                  15 * time.Second, MaxDeliver: 50,
 		Backoff:  func(n int) time.Duration { return min(time.Duration(n)*200*time.Millisecond, 2*time.Second) },
-		LeaseTTL: 5 * time.Second, PushAttempts: 50,
+		LeaseTTL: 5 * time.Second, PushAttempts: 50, Replicas: cfg.Replicas,
 		Logger: log, Registerer: reg,
 	})
 	if err != nil {
 		return err
 	}
 	srv.Workers = p.Run
-	if cfg.Replicas > 1 && os.Getenv(noWorkaroundEnv) != "1" {
-		srv.Workers = func(ctx context.Context, js jetstream.JetStream) error {
-			return p.Run(ctx, replicasJS{JetStream: js, n: cfg.Replicas})
-		}
-	}
 	return srv.Run(ctx)
 }

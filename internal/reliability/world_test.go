@@ -206,9 +206,9 @@ func webhookRequest(ctx context.Context, url, delivery string, body []byte) (*ht
 	return req, nil
 }
 
-// botEnv=serve runs the real `bot serve` (built once from ./cmd/bot) as the bot processes;
-// default: this test binary in bot mode (main_test.go), which also works around the
-// pipeline's single-replica JetStream assets (replicas_test.go).
+// By default the bot processes are the real `bot serve` (built once from ./cmd/bot), with its
+// production timings. botEnv=inprocess runs this test binary in bot mode instead
+// (main_test.go): the same server and pipeline with shorter leases and backoffs.
 const botEnv = "SCOREBOT_FAULT_BOT"
 
 // buildBot builds ./cmd/bot into dir and returns the binary.
@@ -223,7 +223,7 @@ func buildBot(t testing.TB, dir string) string {
 	return bin
 }
 
-// startBots starts n bot processes (this test binary in bot mode) on the cluster at natsURL.
+// startBots starts n bot processes (see botEnv) on the cluster at natsURL.
 func (w *world) startBots(t testing.TB, n int, natsURL string, replicas int, direct bool) *bots {
 	t.Helper()
 	exe, err := os.Executable()
@@ -235,7 +235,7 @@ func (w *world) startBots(t testing.TB, n int, natsURL string, replicas int, dir
 		t.Fatal(err)
 	}
 	b := &bots{}
-	serve := os.Getenv(botEnv) == "serve"
+	serve := os.Getenv(botEnv) != "inprocess"
 	var botBin, tokenFile string
 	if serve {
 		botBin = buildBot(t, w.dir)
