@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/scorebot/scorebot/internal/config"
 	"github.com/scorebot/scorebot/internal/events"
+	"github.com/scorebot/scorebot/internal/pipeline"
 	"github.com/scorebot/scorebot/internal/server"
 )
 
@@ -56,6 +56,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	logLevel := fs.String("log-level", "info", "`LEVEL`: debug, info, warn or error")
 	var work workerFlags
 	work.register(fs)
+	var flux fluxFlags
+	flux.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), serveUsage)
 		fs.PrintDefaults()
@@ -92,6 +94,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gh, err := work.forge(log)
+	if err != nil {
+		return err
+	}
+	var p *pipeline.Pipeline
+	if *role != server.RoleWebhooks {
+		if p, err = work.pipeline(*role, *dataDir, *replicas, gh, log, reg); err != nil {
+			return err
+		}
+	}
+	handlers, err := flux.handlers(*role, *dataDir, gh, p, log)
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Config{
 		Listen:  *listen,
 		Secret:  secret,
@@ -106,14 +122,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		PublishTimeout: *publishTimeout,
 		Logger:         log,
 		Registry:       reg,
+		Handlers:       handlers,
 	})
 	if err != nil {
 		return err
 	}
-	if *role != server.RoleWebhooks {
-		if srv.Workers, err = work.pipelineWorkers(*role, *dataDir, *replicas, log, reg); err != nil {
-			return err
-		}
+	if p != nil {
+		srv.Workers = p.Run
 	}
 	return srv.Run(ctx)
 }
@@ -123,13 +138,20 @@ func readSecret(path string) ([]byte, error) {
 	if path == "" {
 		return nil, errors.New("no webhook secret: set --webhook-secret-file (or SCOREBOT_WEBHOOK_SECRET_FILE, or webhook-secret-file in the config file) to a file holding the secret configured on the GitHub App or webhook")
 	}
+	return readSecretFile(path, "--webhook-secret-file", "the secret configured on the GitHub App or webhook")
+}
+
+// readSecretFile reads a credential from the file a flag names, without surrounding white
+// space; what says what belongs in it, for the error of an empty file. The value is never
+// part of an error.
+func readSecretFile(path, flagName, what string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("webhook secret: %w", err)
+		return nil, fmt.Errorf("%s: %w", flagName, err)
 	}
-	b = bytes.TrimRight(b, "\r\n")
-	if len(strings.TrimSpace(string(b))) == 0 {
-		return nil, fmt.Errorf("webhook secret file %s is empty: put the secret configured on the GitHub App or webhook in it", path)
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%s: %s is empty: put %s in it", flagName, path, what)
 	}
 	return b, nil
 }

@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/scorebot/scorebot/internal/envrepo"
@@ -49,19 +45,16 @@ func (w *workerFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&w.directPromoted, "direct-commit-promoted-envs", false, "let a rules push commit re-renders straight into environments reached by promotion")
 }
 
-// pipelineWorkers builds the workers. With role all and no rules repo it runs none (intake
-// only) and says so; with role workers a rules repo is required.
-func (w *workerFlags) pipelineWorkers(role, dataDir string, replicas int, log *slog.Logger, reg prometheus.Registerer) (func(ctx context.Context, js jetstream.JetStream) error, error) {
+// pipeline builds the workers' pipeline, or nil: with role all and no rules repo it runs none
+// (intake only) and says so; with role workers a rules repo is required. gh may be nil (no
+// reporting to GitHub).
+func (w *workerFlags) pipeline(role, dataDir string, replicas int, gh *forge.Client, log *slog.Logger, reg prometheus.Registerer) (*pipeline.Pipeline, error) {
 	if w.rulesURL == "" {
 		if role == server.RoleWorkers {
 			return nil, errors.New("no rules repo: set --rules-url (or SCOREBOT_RULES_URL, or rules-url in the config file) to the clone URL of the platform team's rules repo")
 		}
 		log.Warn("no --rules-url: running the webhook intake only; events wait on NATS until workers with a rules repo run")
 		return nil, nil
-	}
-	gh, err := w.forge(log)
-	if err != nil {
-		return nil, err
 	}
 	cfg := pipeline.Config{
 		DataDir:                  filepath.Join(dataDir, "pipeline"),
@@ -83,11 +76,7 @@ func (w *workerFlags) pipelineWorkers(role, dataDir string, replicas int, log *s
 		}
 	}
 	pipeline.Standard(&cfg)
-	p, err := pipeline.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return p.Run, nil
+	return pipeline.New(cfg)
 }
 
 // forge is the GitHub client, or nil (no reporting) when no credentials are configured.
@@ -97,13 +86,9 @@ func (w *workerFlags) forge(log *slog.Logger) (*forge.Client, error) {
 	case w.githubToken != "" && w.appID != 0:
 		return nil, errors.New("both --github-token-file and --github-app-id are set: use one")
 	case w.githubToken != "":
-		tok, err := os.ReadFile(w.githubToken)
+		tok, err := readSecretFile(w.githubToken, "--github-token-file", "a GitHub token with repo and status scopes")
 		if err != nil {
-			return nil, fmt.Errorf("--github-token-file: %w", err)
-		}
-		tok = bytes.TrimSpace(tok)
-		if len(tok) == 0 {
-			return nil, fmt.Errorf("--github-token-file %s is empty: put a GitHub token with repo and status scopes in it", w.githubToken)
+			return nil, err
 		}
 		cfg.Token = forge.Secret(tok)
 	case w.appID != 0:

@@ -23,7 +23,8 @@ import (
 
 // TestServeDeploysAPush runs `bot serve` with its workers against a local git host and the
 // GitHub stand-in: a signed push webhook for an app repo becomes an env-repo commit and a
-// success status, through the same wiring production uses.
+// success status, through the same wiring production uses; then Flux's report that the app
+// is applied at that env commit turns its GitHub Deployment success.
 func TestServeDeploysAPush(t *testing.T) {
 	dir := t.TempDir()
 	host, err := githost.New(filepath.Join(dir, "git"))
@@ -78,8 +79,10 @@ func TestServeDeploysAPush(t *testing.T) {
 
 	secretFile := filepath.Join(dir, "secret")
 	tokenFile := filepath.Join(dir, "token")
+	fluxFile := filepath.Join(dir, "flux-token")
 	os.WriteFile(secretFile, []byte("s3cret"), 0o600)
 	os.WriteFile(tokenFile, []byte("as:scorebot[bot]\n"), 0o600)
+	os.WriteFile(fluxFile, []byte("flux-hmac-token\n"), 0o600)
 	addr := "127.0.0.1:" + freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -90,7 +93,8 @@ func TestServeDeploysAPush(t *testing.T) {
 			"--webhook-secret-file", secretFile,
 			"--rules-url", githost.URL(ts.URL, "rules"), "--rules-repo", "local/rules",
 			"--git-url-template", ts.URL + "/git/{name}.git",
-			"--github-api-url", ts.URL + "/api/v3/", "--github-token-file", tokenFile}, &stderr, &stderr)
+			"--github-api-url", ts.URL + "/api/v3/", "--github-token-file", tokenFile,
+			"--flux-secret-file", fluxFile}, &stderr, &stderr)
 	}()
 	waitUntil(t, "serve ready", done, &stderr, func() bool {
 		resp, err := http.Get("http://" + addr + "/readyz")
@@ -130,11 +134,63 @@ func TestServeDeploysAPush(t *testing.T) {
 		!strings.Contains(string(files), "clusters/development/blog.yaml") {
 		t.Fatalf("env repo lacks the rendered app:\n%s", files)
 	}
+
+	// Flux's notification-controller reports the app's Kustomization Ready at the env commit:
+	// the GitHub Deployment of the app commit turns success.
+	envHead, err := host.Head(ctx, "env", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fluxEvent, _ := json.Marshal(map[string]any{
+		"involvedObject":      map[string]any{"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "name": "blog", "namespace": "flux-system"},
+		"metadata":            map[string]any{"kustomize.toolkit.fluxcd.io/revision": "main@sha1:" + envHead},
+		"severity":            "info",
+		"reason":              "ReconciliationSucceeded",
+		"message":             "Applied revision: main@sha1:" + envHead,
+		"reportingController": "kustomize-controller",
+		"timestamp":           "2026-11-23T00:00:00Z",
+	})
+	before := 0
+	if deps := gh.Deployments("local", "blog"); len(deps) > 0 {
+		before = len(deps[len(deps)-1].Statuses)
+	}
+	fm := hmac.New(sha256.New, []byte("flux-hmac-token"))
+	fm.Write(fluxEvent)
+	freq, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/hooks/flux/development", bytes.NewReader(fluxEvent))
+	freq.Header.Set("Content-Type", "application/json")
+	freq.Header.Set("X-Signature", "sha256="+hex.EncodeToString(fm.Sum(nil)))
+	fresp, err := http.DefaultClient.Do(freq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresp.Body.Close()
+	if fresp.StatusCode/100 != 2 {
+		t.Fatalf("flux event status %d\n%s", fresp.StatusCode, stderr.String())
+	}
+	deps := gh.Deployments("local", "blog")
+	if len(deps) == 0 {
+		t.Fatal("no GitHub deployment")
+	}
+	last := deps[len(deps)-1]
+	if st := last.Statuses; len(st) <= before || st[len(st)-1].State != "success" || last.Environment != "development" {
+		t.Fatalf("deployment %+v, want development with a new success status from Flux (had %d statuses)", last, before)
+	}
+	n := len(last.Statuses)
+	// An unsigned event changes nothing.
+	uresp, err := http.Post("http://"+addr+"/hooks/flux/development", "application/json", bytes.NewReader(fluxEvent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uresp.Body.Close()
+	if uresp.StatusCode != http.StatusUnauthorized || len(gh.Deployments("local", "blog")[len(deps)-1].Statuses) != n {
+		t.Fatalf("unsigned flux event: status %d", uresp.StatusCode)
+	}
+
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("serve: %v\n%s", err, stderr.String())
 	}
-	if strings.Contains(stderr.String(), "as:scorebot") || strings.Contains(stderr.String(), "s3cret") {
+	if strings.Contains(stderr.String(), "as:scorebot") || strings.Contains(stderr.String(), "s3cret") || strings.Contains(stderr.String(), "flux-hmac-token") {
 		t.Fatalf("a credential reached the logs:\n%s", stderr.String())
 	}
 }

@@ -58,6 +58,9 @@ type Config struct {
 	// Registry receives the metrics served on /metrics (default: a new registry with the Go
 	// and process collectors).
 	Registry *prometheus.Registry
+	// Handlers are further routes served beside the webhooks (not in role workers), keyed by
+	// http.ServeMux pattern, e.g. "POST /hooks/flux/{env}" for Flux's notifications.
+	Handlers map[string]http.Handler
 }
 
 // Server is one Scorebot process. Set Workers before Run to run the pipeline beside the
@@ -197,6 +200,9 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 		mux.Handle("/webhooks/github", h)
+		for pattern, h := range s.cfg.Handlers {
+			mux.Handle(pattern, h)
+		}
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
