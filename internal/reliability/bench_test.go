@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,15 +32,19 @@ func skipUnlessScale(b *testing.B) {
 	}
 }
 
-// BenchmarkClusterPushRate sends push webhooks (real commits, signed, round-robin to three
-// bot processes on a three-node NATS cluster) at rising paced rates, each step for
-// stepEvents events, and measures how long the queue takes to drain after the last one.
-// The sustained rate is the highest step whose drain stayed under a few seconds. One run;
-// use -benchtime=1x.
+// BenchmarkClusterPushRate sends push webhooks (signed, round-robin to three bot processes
+// on a three-node NATS cluster) at rising paced rates and measures, per step, how long the
+// queue takes to drain after the last one. The commits are made before the timed phase
+// (prepareChains); per event the generator only points main at the next prepared commit and
+// POSTs the webhook, so the ceiling found is the bots' (and the git host's), not the
+// generator's. A step is rate × SCOREBOT_SCALE_STEP_SECONDS events (default 8 s, between
+// 100 and 4,000 events). The ramp stops at the first step that does not drain, drains in more
+// than max(3 × the first step's drain, 2 s), or has an event not answered 202. One run; use
+// -benchtime=1x.
 func BenchmarkClusterPushRate(b *testing.B) {
 	skipUnlessScale(b)
-	const repos, stepEvents, senders = 50, 200, 8
-	rates := []int{5, 10, 20, 40, 80}
+	const repos, senders = 50, 16
+	rates := []int{25, 50, 100, 200, 400, 800}
 	if s := os.Getenv("SCOREBOT_SCALE_RATES"); s != "" {
 		rates = nil
 		for _, f := range splitComma(s) {
@@ -49,10 +55,26 @@ func BenchmarkClusterPushRate(b *testing.B) {
 			rates = append(rates, n)
 		}
 	}
+	stepSeconds := 8
+	if s := os.Getenv("SCOREBOT_SCALE_STEP_SECONDS"); s != "" {
+		var err error
+		if stepSeconds, err = strconv.Atoi(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stepEvents := func(rate int) int { return min(max(rate*stepSeconds, 100), 4000) }
+	total := 0
+	for _, r := range rates {
+		total += stepEvents(r)
+	}
 	dir := b.TempDir()
 	cluster := startNATSCluster(b, dir)
 	w := newWorld(b, dir)
 	w.seedRules("pg.db.svc")
+	ctx := context.Background()
+	prep := time.Now()
+	chains := w.prepareChains(ctx, b, repos, total/repos+1)
+	b.Logf("prepared %d commits in %d app repos in %.1fs", repos*(total/repos+1), repos, time.Since(prep).Seconds())
 	bs := w.startBots(b, 3, cluster.URL, 3, false)
 	nc, err := nats.Connect(cluster.URL, nats.MaxReconnects(-1))
 	if err != nil {
@@ -63,71 +85,107 @@ func BenchmarkClusterPushRate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
-	client := &http.Client{Timeout: 15 * time.Second}
-	var mu sync.Mutex
-	version := map[string]int{}
+	client := &http.Client{Timeout: 15 * time.Second,
+		Transport: &http.Transport{MaxIdleConns: 2 * senders, MaxIdleConnsPerHost: senders}}
+	drained := func(timeout time.Duration) bool {
+		return waitUntil(timeout, func() bool {
+			q, err := readQueue(ctx, js)
+			return err == nil && q.Pending == 0 && q.AckPending == 0 && len(w.stale(b, "development")) == 0
+		})
+	}
+	// The first deploy of every repo (version 0) is not part of the ramp.
+	for r, c := range chains {
+		if out, _ := deliver(ctx, client, bs, r, fmt.Sprintf("scale-base-%d", r),
+			w.pushPayload(c.repo, githost.ZeroSHA, c.base)); out == "" {
+			b.Fatalf("the first push of %s was not accepted", c.repo)
+		}
+	}
+	if !drained(3 * time.Minute) {
+		b.Fatal("the first deploy of every app repo did not drain in 3m")
+	}
+	var firstDrain time.Duration
 	sustained := 0.0
 	next := 0
+	pos := make([]int, repos) // commits of each chain pushed so far
 	b.ResetTimer()
 	for range b.N {
 		for _, rate := range rates {
+			n := stepEvents(rate)
+			envBefore := len(w.envHistory(b))
+			mBefore := scrapeBots(ctx, client, bs)
+			exitsBefore := botExits(bs)
+			stepCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 			queues := make([]chan int, senders)
 			var wg sync.WaitGroup
-			var failed int
+			var mu sync.Mutex
+			var failed, accepted int
+			var lastAnswer time.Time
 			for s := range senders {
-				queues[s] = make(chan int, stepEvents)
+				queues[s] = make(chan int, n)
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					for i := range queues[s] {
-						repo := appName(i % repos)
+						r := i % repos
+						c := chains[r]
+						before := c.base
+						if pos[r] > 0 {
+							before = c.commits[pos[r]-1]
+						}
+						after := c.commits[pos[r]]
+						pos[r]++ // a repo is only ever handled by sender r % senders
+						out := ""
+						if err := w.moveMain(c.repo, after); err == nil {
+							out, _ = deliver(stepCtx, client, bs, i, fmt.Sprintf("scale-%d", i),
+								w.pushPayload(c.repo, before, after))
+						}
 						mu.Lock()
-						version[repo]++
-						v := version[repo]
-						mu.Unlock()
-						_, body, err := w.commit(ctx, repo, v)
-						if err == nil {
-							var out string
-							out, _ = deliver(ctx, client, bs, i, fmt.Sprintf("scale-%d", i), body)
-							if out == "" {
-								err = fmt.Errorf("not accepted")
-							}
-						}
-						if err != nil {
-							mu.Lock()
+						if out == "" {
 							failed++
-							mu.Unlock()
+						} else {
+							accepted++
 						}
+						lastAnswer = time.Now()
+						mu.Unlock()
 					}
 				}()
 			}
 			start := time.Now()
-			tick := time.NewTicker(time.Second / time.Duration(rate))
-			for range stepEvents {
-				<-tick.C
+			interval := time.Second / time.Duration(rate)
+			for k := range n {
+				// Pacing of an open-loop load generator, not a synchronisation.
+				time.Sleep(time.Until(start.Add(time.Duration(k) * interval)))
 				queues[(next%repos)%senders] <- next
 				next++
 			}
-			tick.Stop()
+			dispatched := time.Since(start)
 			for _, q := range queues {
 				close(q)
 			}
 			wg.Wait()
-			sent := time.Since(start)
+			cancel()
+			sent := lastAnswer.Sub(start)
 			drainStart := time.Now()
-			drained := waitUntil(5*time.Minute, func() bool {
-				q, err := readQueue(ctx, js)
-				return err == nil && q.Pending == 0 && q.AckPending == 0 && len(w.stale(b, "development")) == 0
-			})
+			ok := drained(3 * time.Minute)
 			drain := time.Since(drainStart)
-			achieved := float64(stepEvents) / sent.Seconds()
-			b.Logf("rate %3d/s: sent %d in %.1fs (%.1f/s), %d not accepted, drained=%v in %.2fs",
-				rate, stepEvents, sent.Seconds(), achieved, failed, drained, drain.Seconds())
-			if !drained || drain > 5*time.Second || failed > 0 {
+			deploys := len(w.envHistory(b)) - envBefore
+			m := scrapeBots(ctx, client, bs)
+			restarts := botExits(bs) - exitsBefore
+			if firstDrain == 0 {
+				firstDrain = max(drain, time.Millisecond)
+			}
+			limit := max(3*firstDrain, 2*time.Second)
+			b.Logf("rate %4d/s: %d events dispatched in %.1fs, answered in %.1fs (%.1f/s), 202 %d (%.1f/s), not accepted %d; "+
+				"drained=%v in %.2fs; env commits %d, superseded %.0f, deferred %.0f, jobs %s; bot restarts %d; load %s",
+				rate, n, dispatched.Seconds(), sent.Seconds(), float64(n)/sent.Seconds(), accepted,
+				float64(accepted)/sent.Seconds(), failed, ok, drain.Seconds(), deploys,
+				m.superseded-mBefore.superseded, m.jobs["deferred"]-mBefore.jobs["deferred"],
+				jobsDelta(mBefore, m), restarts, loadAvg())
+			if !ok || drain > limit || failed > 0 {
+				b.Logf("stopping: drain %.2fs over the limit %.2fs, drained=%v, not accepted %d", drain.Seconds(), limit.Seconds(), ok, failed)
 				break
 			}
-			sustained = achieved
+			sustained = float64(accepted) / sent.Seconds()
 		}
 	}
 	b.ReportMetric(sustained, "sustained-events/s")
@@ -136,6 +194,43 @@ func BenchmarkClusterPushRate(b *testing.B) {
 			b.Logf("%s exited on its own %d times (restarted)", p.name, n)
 		}
 	}
+}
+
+func botExits(bs *bots) int {
+	n := 0
+	for _, p := range bs.procs {
+		n += p.unexpectedExits()
+	}
+	return n
+}
+
+// jobsDelta is the jobs finished between two scrapes by outcome, sorted by outcome.
+func jobsDelta(before, after botCounters) string {
+	var outs []string
+	for o := range after.jobs {
+		outs = append(outs, o)
+	}
+	sort.Strings(outs)
+	var parts []string
+	for _, o := range outs {
+		if d := after.jobs[o] - before.jobs[o]; d != 0 {
+			parts = append(parts, fmt.Sprintf("%s=%.0f", o, d))
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// loadAvg is the 1-minute load average of the machine (Linux), for the record.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // BenchmarkRulesChangeRerender measures a rules push re-rendering and committing every app
