@@ -43,8 +43,15 @@ func skipUnlessScale(b *testing.B) {
 // -benchtime=1x.
 func BenchmarkClusterPushRate(b *testing.B) {
 	skipUnlessScale(b)
-	const repos, senders = 50, 16
-	rates := []int{25, 50, 100, 200, 400, 800}
+	const repos = 50
+	senders := 32
+	if s := os.Getenv("SCOREBOT_SCALE_SENDERS"); s != "" {
+		var err error
+		if senders, err = strconv.Atoi(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rates := []int{25, 50, 100, 200, 400, 800, 1600}
 	if s := os.Getenv("SCOREBOT_SCALE_RATES"); s != "" {
 		rates = nil
 		for _, f := range splitComma(s) {
@@ -176,9 +183,9 @@ func BenchmarkClusterPushRate(b *testing.B) {
 			}
 			limit := max(3*firstDrain, 2*time.Second)
 			b.Logf("rate %4d/s: %d events dispatched in %.1fs, answered in %.1fs (%.1f/s), 202 %d (%.1f/s), not accepted %d; "+
-				"drained=%v in %.2fs; env commits %d, superseded %.0f, deferred %.0f, jobs %s; bot restarts %d; load %s",
+				"drained=%v in %.2fs (%.1f events/s handled from the first event to drained); env commits %d, superseded %.0f, deferred %.0f, jobs %s; bot restarts %d; load %s",
 				rate, n, dispatched.Seconds(), sent.Seconds(), float64(n)/sent.Seconds(), accepted,
-				float64(accepted)/sent.Seconds(), failed, ok, drain.Seconds(), deploys,
+				float64(accepted)/sent.Seconds(), failed, ok, drain.Seconds(), float64(n)/(sent+drain).Seconds(), deploys,
 				m.superseded-mBefore.superseded, m.jobs["deferred"]-mBefore.jobs["deferred"],
 				jobsDelta(mBefore, m), restarts, loadAvg())
 			if !ok || drain > limit || failed > 0 {
