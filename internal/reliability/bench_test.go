@@ -111,7 +111,7 @@ func BenchmarkClusterPushRate(b *testing.B) {
 		b.Fatal("the first deploy of every app repo did not drain in 3m")
 	}
 	var firstDrain time.Duration
-	sustained := 0.0
+	intake, handled := 0.0, 0.0 // the best 202 rate and events handled per second of a step
 	next := 0
 	pos := make([]int, repos) // commits of each chain pushed so far
 	b.ResetTimer()
@@ -192,10 +192,12 @@ func BenchmarkClusterPushRate(b *testing.B) {
 				b.Logf("stopping: drain %.2fs over the limit %.2fs, drained=%v, not accepted %d", drain.Seconds(), limit.Seconds(), ok, failed)
 				break
 			}
-			sustained = float64(accepted) / sent.Seconds()
+			intake = max(intake, float64(accepted)/sent.Seconds())
+			handled = max(handled, float64(n)/(sent+drain).Seconds())
 		}
 	}
-	b.ReportMetric(sustained, "sustained-events/s")
+	b.ReportMetric(intake, "intake-202/s")
+	b.ReportMetric(handled, "handled-events/s")
 	for _, p := range bs.procs {
 		if n := p.unexpectedExits(); n > 0 {
 			b.Logf("%s exited on its own %d times (restarted)", p.name, n)
