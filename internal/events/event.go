@@ -120,40 +120,31 @@ func Normalize(eventType, delivery string, body []byte) (*Event, error) {
 	var err error
 	switch eventType {
 	case KindPush:
-		var p wirePush
-		if err = decodeWire(eventType, body, &p); err == nil {
-			err = normalizePush(ev, &p)
-		}
+		err = normalizeAs(ev, body, normalizePush)
 	case KindPullRequest:
-		var p wirePullRequestEvent
-		if err = decodeWire(eventType, body, &p); err == nil {
-			err = normalizePullRequest(ev, &p)
-		}
+		err = normalizeAs(ev, body, normalizePullRequest)
 	case KindIssueComment:
-		var p wireIssueCommentEvent
-		if err = decodeWire(eventType, body, &p); err == nil {
-			err = normalizeIssueComment(ev, &p)
-		}
+		err = normalizeAs(ev, body, normalizeIssueComment)
 	case KindCommitComment:
-		var p wireCommitCommentEvent
-		if err = decodeWire(eventType, body, &p); err == nil {
-			err = normalizeCommitComment(ev, &p)
-		}
+		err = normalizeAs(ev, body, normalizeCommitComment)
 	case KindInstallation:
-		var p wireInstallationEvent
-		if err = decodeWire(eventType, body, &p); err == nil {
-			err = normalizeInstallation(ev, &p)
-		}
+		err = normalizeAs(ev, body, normalizeInstallation)
 	case KindInstallationRepositories:
-		var p wireInstallationRepositoriesEvent
-		if err = decodeWire(eventType, body, &p); err == nil {
-			err = normalizeInstallationRepositories(ev, &p)
-		}
+		err = normalizeAs(ev, body, normalizeInstallationRepositories)
 	}
 	if err != nil {
 		return nil, err
 	}
 	return ev, nil
+}
+
+// normalizeAs decodes body into the wire struct W of ev's kind and fills ev from it.
+func normalizeAs[W any](ev *Event, body []byte, fill func(*Event, *W) error) error {
+	var w W
+	if err := decodeWire(ev.Kind, body, &w); err != nil {
+		return err
+	}
+	return fill(ev, &w)
 }
 
 func decodeWire(eventType string, body []byte, v any) error {

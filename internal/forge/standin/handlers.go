@@ -632,12 +632,15 @@ func (s *Server) createComment(c *call) {
 	c.json(http.StatusCreated, s.commentJSON(c.u, c.owner, c.repo, cm))
 }
 
-func (s *Server) findComment(c *call) *Comment {
+func (s *Server) findComment(c *call) *Comment { return findByID(c, c.st.Comments) }
+
+// findByID returns the comment of list whose id the request's path names, or answers 404.
+func findByID(c *call, list []*Comment) *Comment {
 	id, ok := c.intParam("id")
 	if !ok {
 		return nil
 	}
-	for _, cm := range c.st.Comments {
+	for _, cm := range list {
 		if cm.ID == id {
 			return cm
 		}
@@ -749,19 +752,7 @@ func isSHA(s string) bool {
 	return true
 }
 
-func (s *Server) findCommitComment(c *call) *Comment {
-	id, ok := c.intParam("id")
-	if !ok {
-		return nil
-	}
-	for _, cm := range c.st.CommitComments {
-		if cm.ID == id {
-			return cm
-		}
-	}
-	c.fail(http.StatusNotFound, "Not Found")
-	return nil
-}
+func (s *Server) findCommitComment(c *call) *Comment { return findByID(c, c.st.CommitComments) }
 
 func (s *Server) getCommitComment(c *call) {
 	if cm := s.findCommitComment(c); cm != nil {
