@@ -263,6 +263,14 @@ func TestPullRequestLifecycle(t *testing.T) {
 	if err != nil || !got.GetMerged() || got.GetState() != "closed" || got.GetMergeCommitSHA() != sha {
 		t.Fatalf("after merge: %+v, %v", got, err)
 	}
+	// Merged first by someone else: asking again at the same head is what we wanted, at
+	// another head (or with none) it is GitHub's 405.
+	if again, err := e.c.MergePR(ctx, demo, pr.GetNumber(), forge.Merge{SHA: newHead}); err != nil || again != sha {
+		t.Fatalf("merge again at the merged head = %s, %v; want %s", again, err, sha)
+	}
+	if _, err := e.c.MergePR(ctx, demo, pr.GetNumber(), forge.Merge{SHA: sha2}); err == nil {
+		t.Fatal("merge of a merged PR at another head succeeded")
+	}
 	if open, _ := e.c.ListPRs(ctx, demo, "open", "", ""); len(open) != 0 {
 		t.Errorf("open PRs after merge: %d", len(open))
 	}

@@ -36,16 +36,18 @@ func (r *recorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	rec := httptest.NewRecorder()
 	r.next.ServeHTTP(rec, req)
+	// Recorded before the client has its answer, so a test that reads the exchanges after its
+	// last call returns sees every one.
+	r.mu.Lock()
+	r.ex = append(r.ex, ghspec.Exchange{Method: req.Method, Path: req.URL.Path, RawQuery: req.URL.RawQuery,
+		RequestHeader: req.Header.Clone(), RequestBody: body, Status: rec.Code, ResponseHeader: rec.Header().Clone(),
+		ResponseBody: rec.Body.Bytes()})
+	r.mu.Unlock()
 	for k, v := range rec.Header() {
 		w.Header()[k] = v
 	}
 	w.WriteHeader(rec.Code)
 	_, _ = w.Write(rec.Body.Bytes())
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.ex = append(r.ex, ghspec.Exchange{Method: req.Method, Path: req.URL.Path, RawQuery: req.URL.RawQuery,
-		RequestHeader: req.Header.Clone(), RequestBody: body, Status: rec.Code, ResponseHeader: rec.Header().Clone(),
-		ResponseBody: rec.Body.Bytes()})
 }
 
 func (r *recorder) exchanges() []ghspec.Exchange {

@@ -324,10 +324,19 @@ type Merge struct {
 	CommitMessage string
 }
 
-// MergePR merges pull request number and returns the merge commit sha.
+// MergePR merges pull request number and returns the merge commit sha. A PR found already
+// merged at the head m.SHA names (someone merged it first) counts as merged.
 func (c *Client) MergePR(ctx context.Context, repo Repo, number int, m Merge) (string, error) {
 	res, resp, err := c.gh.PullRequests.Merge(ctx, repo.Owner, repo.Name, number, m.CommitMessage,
 		&github.PullRequestOptions{MergeMethod: m.Method, SHA: m.SHA, CommitTitle: m.CommitTitle})
+	if resp != nil && resp.StatusCode == http.StatusMethodNotAllowed {
+		// Someone merged it first (another bot process, or the same promotion asked for twice):
+		// a PR already merged at the head we meant to merge is what we wanted.
+		if pr, gerr := c.GetPR(ctx, repo, number); gerr == nil && pr.GetMerged() &&
+			m.SHA != "" && pr.GetHead().GetSHA() == m.SHA {
+			return pr.GetMergeCommitSHA(), nil
+		}
+	}
 	if err := wrap(fmt.Sprintf("merge pull request %s#%d", repo, number), resp, err); err != nil {
 		return "", err
 	}
