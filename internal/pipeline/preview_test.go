@@ -220,6 +220,8 @@ func TestPreviewBrokenScoreThenFixed(t *testing.T) {
 	number, sha := h.openPR("shop", "feature", broken)
 	h.publish(events.KindPullRequest, h.prPayload("opened", "shop", number, "feature", sha, false))
 	waitFor(t, "the error comment", func() bool { return len(h.previewComments("shop", number)) == 1 })
+	// The check run follows the comment: wait for the job to finish before reading it.
+	waitFor(t, "the first PR job", func() bool { return r.settled(events.KindPullRequest) == 1 })
 	body := h.previewComments("shop", number)[0]
 	for _, want := range []string{"❌ error", "cannot render", "no-such-type"} {
 		if !strings.Contains(body, want) {
