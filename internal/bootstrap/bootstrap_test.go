@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,9 +18,9 @@ import (
 
 	"github.com/scorebot/scorebot/internal/bootstrap"
 	"github.com/scorebot/scorebot/internal/render/manifest"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/scorebot/scorebot/internal/goldenfile"
+)
 
 // components stands in for `flux install --export`: one object is enough to show it is
 // listed and built.
@@ -76,19 +74,7 @@ func TestFilesGolden(t *testing.T) {
 			if !bytes.Equal(got, render(again)) {
 				t.Fatal("two calls with the same options gave different bytes")
 			}
-			golden := filepath.Join("testdata", tc.name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("differs from %s (run with -update after checking):\n%s", golden, got)
-			}
+			goldenfile.Check(t, filepath.Join("testdata", tc.name+".golden"), got)
 		})
 	}
 }

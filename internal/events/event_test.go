@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/scorebot/scorebot/internal/goldenfile"
+)
 
 // TestNormalizeFixtures records what every shared fixture normalises to.
 func TestNormalizeFixtures(t *testing.T) {
@@ -37,19 +35,7 @@ func TestNormalizeFixtures(t *testing.T) {
 		}
 		fmt.Fprintf(&out, "subject: %s\n%s\n", Subject(ev), j)
 	}
-	golden := filepath.Join("testdata", "normalize.golden")
-	if *update {
-		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(out.Bytes(), want) {
-		t.Errorf("normalised fixtures differ from %s; run go test -update and review the diff", golden)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", "normalize.golden"), out.Bytes())
 }
 
 func TestNormalizeErrors(t *testing.T) {

@@ -2,17 +2,15 @@ package promotion
 
 import (
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/scorebot/scorebot/internal/preview"
 	"github.com/scorebot/scorebot/internal/render/rules"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/scorebot/scorebot/internal/goldenfile"
+)
 
 var envs = []rules.Environment{
 	{Name: "development", Reach: rules.ReachAuto},
@@ -152,19 +150,7 @@ func TestDescriptionGolden(t *testing.T) {
 	for name, d := range cases {
 		t.Run(name, func(t *testing.T) {
 			got := d.Title() + "\n\n" + d.Markdown()
-			path := filepath.Join("testdata", name+".golden.md")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update)", err)
-			}
-			if got != string(want) {
-				t.Errorf("description differs from %s (run with -update):\n%s", path, got)
-			}
+			goldenfile.Check(t, filepath.Join("testdata", name+".golden.md"), []byte(got))
 		})
 	}
 }

@@ -3,7 +3,6 @@ package render
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -20,9 +19,9 @@ import (
 	"github.com/scorebot/scorebot/internal/render/envtree/envtreetest"
 	"github.com/scorebot/scorebot/internal/render/manifest"
 	"github.com/scorebot/scorebot/internal/render/rules"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/scorebot/scorebot/internal/goldenfile"
+)
 
 // Paths relative to this package: the module root is two folders up, shared/ is its sibling.
 const (
@@ -102,41 +101,7 @@ func dump(files map[string][]byte) []byte {
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(want, got) {
-		t.Errorf("%s differs from the golden file (check, then go test -update):\n%s", p, diff(want, got))
-	}
-}
-
-// diff shows the first differing line, enough to find the change.
-func diff(want, got []byte) string {
-	wl, gl := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
-	for i := 0; i < max(len(wl), len(gl)); i++ {
-		var w, g string
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if w != g {
-			return fmt.Sprintf("line %d:\n  want %q\n  got  %q", i+1, w, g)
-		}
-	}
-	return "(same lines, different bytes)"
+	goldenfile.Check(t, filepath.Join("testdata", name), got)
 }
 
 func checkTree(t *testing.T, out *Output, base string) {
@@ -163,7 +128,7 @@ func checkTree(t *testing.T, out *Output, base string) {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(want, out.Files[p]) {
-			t.Errorf("%s is not encoded as manifest.Marshal encodes it:\n%s", p, diff(want, out.Files[p]))
+			t.Errorf("%s is not encoded as manifest.Marshal encodes it:\n%s", p, goldenfile.FirstDiff(want, out.Files[p]))
 		}
 	}
 }

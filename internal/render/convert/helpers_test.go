@@ -3,7 +3,6 @@ package convert
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,9 +16,9 @@ import (
 
 	"github.com/scorebot/scorebot/internal/render/manifest"
 	"github.com/scorebot/scorebot/internal/render/secretref"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/scorebot/scorebot/internal/goldenfile"
+)
 
 // fixturesDir is /work/shared/fixtures, beside the module root.
 const fixturesDir = "../../../../shared/fixtures"
@@ -168,22 +167,7 @@ func render(t testing.TB, in Input) ([]byte, []manifest.Object, error) {
 
 func checkGolden(t *testing.T, path string, got []byte) {
 	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the output (run go test -update if the change is intended):\n--- got\n%s", path, got)
-	}
+	goldenfile.Check(t, path, got)
 }
 
 // checkObjects runs the checks every produced object must pass.

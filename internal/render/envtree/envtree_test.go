@@ -3,9 +3,7 @@ package envtree
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,9 +11,9 @@ import (
 
 	"github.com/scorebot/scorebot/internal/render/envtree/envtreetest"
 	"github.com/scorebot/scorebot/internal/render/manifest"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/scorebot/scorebot/internal/goldenfile"
+)
 
 func obj(t *testing.T, src, yml string) manifest.Object {
 	t.Helper()
@@ -78,23 +76,7 @@ func dump(files map[string][]byte) []byte {
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	if !bytes.Equal(want, got) {
-		t.Errorf("%s differs from the golden file (run with -update after checking):\n%s", p, got)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", name), got)
 }
 
 func TestBuildGoldenAndKustomize(t *testing.T) {
