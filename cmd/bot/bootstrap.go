@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -56,11 +55,8 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&pushURL, "push-url", "", "with --commit: the URL to push to, when it differs from the one Flux fetches (default --env-repo)")
 	fs.StringVar(&tokenFile, "git-token-file", "", "with --commit: file holding an HTTPS token for the push (GitHub App installation or personal token)")
 	fs.StringVar(&dataDir, "data-dir", "", "with --commit: keep the local clone here (default: a temporary directory, removed afterwards)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "bot bootstrap: unexpected argument %q\n", fs.Arg(0))

@@ -74,3 +74,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // errUsage marks an error already reported as a usage message.
 var errUsage = errors.New("usage")
+
+// parseFlags parses a command's flags: -h gives flag.ErrHelp (exit 0), a bad flag errUsage
+// (the flag package has already printed what is wrong and the usage).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return errUsage
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -52,11 +51,8 @@ func runPromote(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprint(fs.Output(), promoteUsage)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if *app == "" || *to == "" || fs.NArg() > 0 || (*rulesURL == "" && *dev == "") {
 		fmt.Fprintln(stderr, "bot promote: --app, --to and --rules (or --dev) are required, and no other arguments")
