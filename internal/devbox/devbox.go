@@ -203,7 +203,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 
 	s.emitter = newEmitter("", s.secret, s.log, cfg.OnWebhook)
 	s.emitter.pushPayload = func(ctx context.Context, p *pushItem) ([]byte, error) {
-		return pushPayload(ctx, s.git.Dir(p.repo), s.url, p.repo, s.cfg.User, p.update, time.Now())
+		return pushPayload(ctx, s.gh, s.git.Dir(p.repo), s.url, p.repo, s.cfg.User, p.update, time.Now())
 	}
 	s.emitter.afterPush = func(p *pushItem) {
 		branch, ok := strings.CutPrefix(p.update.Name, "refs/heads/")

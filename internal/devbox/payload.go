@@ -5,11 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"os/exec"
 	"strings"
 	"time"
 
+	"github.com/scorebot/scorebot/internal/forge/standin"
 	"github.com/scorebot/scorebot/internal/githost"
 )
 
@@ -28,70 +28,8 @@ func (u webhookURLs) api(format string, a ...any) string {
 
 func (u webhookURLs) html(format string, a ...any) string { return u.root + fmt.Sprintf(format, a...) }
 
-// stableID is a positive id derived from a name, so a login or repo keeps its id across runs.
-func stableID(kind, name string) int64 {
-	h := fnv.New32a()
-	h.Write([]byte(kind + ":" + name))
-	return int64(h.Sum32()&0x7fffffff) + 1
-}
-
-func (u webhookURLs) user(login string) obj {
-	id := stableID("user", login)
-	api := u.api("/users/%s", login)
-	typ := "User"
-	if strings.HasSuffix(login, "[bot]") {
-		typ = "Bot"
-	}
-	return obj{
-		"login": login, "id": id, "node_id": fmt.Sprintf("DEV_U_%d", id), "type": typ, "site_admin": false,
-		"avatar_url": u.html("/avatars/%s", login), "gravatar_id": "", "url": api, "html_url": u.html("/%s", login),
-		"followers_url": api + "/followers", "following_url": api + "/following{/other_user}",
-		"gists_url": api + "/gists{/gist_id}", "starred_url": api + "/starred{/owner}{/repo}",
-		"subscriptions_url": api + "/subscriptions", "organizations_url": api + "/orgs",
-		"repos_url": api + "/repos", "events_url": api + "/events{/privacy}",
-		"received_events_url": api + "/received_events",
-	}
-}
-
-// repository is the repository object of a push webhook (timestamps as Unix seconds there).
-func (u webhookURLs) repository(name string, pushedAt time.Time) obj {
-	full := Owner + "/" + name
-	api := u.api("/repos/%s", full)
-	id := stableID("repo", full)
-	clone := githost.URL(u.root, name)
-	return obj{
-		"id": id, "node_id": fmt.Sprintf("DEV_R_%d", id), "name": name, "full_name": full, "private": false,
-		"owner": u.user(Owner), "html_url": u.html("/%s", full), "description": nil, "fork": false,
-		"url": u.html("/%s", full), "archive_url": api + "/{archive_format}{/ref}", "assignees_url": api + "/assignees{/user}",
-		"blobs_url": api + "/git/blobs{/sha}", "branches_url": api + "/branches{/branch}",
-		"collaborators_url": api + "/collaborators{/collaborator}", "comments_url": api + "/comments{/number}",
-		"commits_url": api + "/commits{/sha}", "compare_url": api + "/compare/{base}...{head}",
-		"contents_url": api + "/contents/{+path}", "contributors_url": api + "/contributors",
-		"deployments_url": api + "/deployments", "downloads_url": api + "/downloads", "events_url": api + "/events",
-		"forks_url": api + "/forks", "git_commits_url": api + "/git/commits{/sha}", "git_refs_url": api + "/git/refs{/sha}",
-		"git_tags_url": api + "/git/tags{/sha}", "hooks_url": api + "/hooks",
-		"issue_comment_url": api + "/issues/comments{/number}", "issue_events_url": api + "/issues/events{/number}",
-		"issues_url": api + "/issues{/number}", "keys_url": api + "/keys{/key_id}", "labels_url": api + "/labels{/name}",
-		"languages_url": api + "/languages", "merges_url": api + "/merges", "milestones_url": api + "/milestones{/number}",
-		"notifications_url": api + "/notifications{?since,all,participating}", "pulls_url": api + "/pulls{/number}",
-		"releases_url": api + "/releases{/id}", "stargazers_url": api + "/stargazers", "statuses_url": api + "/statuses/{sha}",
-		"subscribers_url": api + "/subscribers", "subscription_url": api + "/subscription", "tags_url": api + "/tags",
-		"teams_url": api + "/teams", "trees_url": api + "/git/trees{/sha}",
-		"clone_url": clone, "git_url": clone, "ssh_url": clone, "svn_url": u.html("/%s", full),
-		"mirror_url": nil, "homepage": nil, "language": nil, "license": nil,
-		"default_branch": githost.DefaultBranch, "master_branch": githost.DefaultBranch,
-		"forks": 0, "forks_count": 0, "open_issues": 0, "open_issues_count": 0,
-		"stargazers": 0, "stargazers_count": 0, "watchers": 0, "watchers_count": 0, "size": 0,
-		"has_downloads": false, "has_issues": true, "has_projects": false, "has_wiki": false, "has_pages": false,
-		"has_discussions": false, "archived": false, "disabled": false, "visibility": "public",
-		"is_template": false, "topics": []string{}, "allow_forking": true, "web_commit_signoff_required": false,
-		"custom_properties": obj{},
-		"created_at":        int64(0), "updated_at": time.Unix(0, 0).UTC().Format(time.RFC3339), "pushed_at": pushedAt.Unix(),
-	}
-}
-
 // pushPayload renders a ref update of a local repo as GitHub's push webhook.
-func pushPayload(ctx context.Context, gitDir, root, repo, pusher string, up githost.RefUpdate, now time.Time) ([]byte, error) {
+func pushPayload(ctx context.Context, gh *standin.Server, gitDir, root, repo, pusher string, up githost.RefUpdate, now time.Time) ([]byte, error) {
 	u := webhookURLs{root: root}
 	created, deleted := up.Old == githost.ZeroSHA, up.New == githost.ZeroSHA
 	commits := []obj{}
@@ -127,9 +65,9 @@ func pushPayload(ctx context.Context, gitDir, root, repo, pusher string, up gith
 		"compare":     u.html("/%s/%s/compare/%s...%s", Owner, repo, up.Old[:12], up.New[:12]),
 		"commits":     commits,
 		"head_commit": head,
-		"repository":  u.repository(repo, now),
+		"repository":  gh.PushRepositoryJSON(Owner, repo, now),
 		"pusher":      obj{"name": pusher, "email": pusher + "@users.noreply.scorebot.invalid"},
-		"sender":      u.user(pusher),
+		"sender":      gh.UserJSON(pusher),
 	}
 	return json.Marshal(payload)
 }

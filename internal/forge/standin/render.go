@@ -60,6 +60,28 @@ func (s *Server) userJSON(u urls, login string) obj {
 	}
 }
 
+// UserJSON is GitHub's simple-user for login, with the id the stand-in gives that login in
+// its answers and webhooks; `bot dev` puts it in the push webhooks it emits.
+func (s *Server) UserJSON(login string) map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.userJSON(s.eventURLs(""), login)
+}
+
+// PushRepositoryJSON is the repository object of a push webhook for owner/name: the
+// stand-in's repository (same id, owner and URLs) in the form GitHub's push event gives it:
+// url is the HTML address, created_at and pushed_at are Unix seconds.
+func (s *Server) PushRepositoryJSON(owner, name string, pushedAt time.Time) map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.eventURLs("")
+	r := s.repoJSON(u, owner, name)
+	r["url"] = u.html("/%s/%s", owner, name)
+	r["created_at"], r["pushed_at"] = int64(0), pushedAt.Unix()
+	r["master_branch"], r["stargazers"], r["custom_properties"] = r["default_branch"], 0, obj{}
+	return r
+}
+
 // repoJSON is GitHub's repository (a superset of minimal-repository). Callers hold s.mu.
 func (s *Server) repoJSON(u urls, owner, name string) obj {
 	full := owner + "/" + name
