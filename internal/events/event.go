@@ -267,6 +267,12 @@ func (i *wireInstallation) account() string {
 	return i.Account.login()
 }
 
+// setRepo fills what every event about a repository carries.
+func (ev *Event) setRepo(repo wireRepo, sender *wireUser, inst *wireInstallation) {
+	ev.Repo, ev.RepoCloneURL, ev.DefaultBranch = repo.FullName, repo.CloneURL, repo.DefaultBranch
+	ev.Sender, ev.InstallationID = sender.login(), inst.id()
+}
+
 func (r *wireRepo) get() wireRepo {
 	if r == nil {
 		return wireRepo{}
@@ -279,9 +285,7 @@ func normalizePush(ev *Event, p *wirePush) error {
 	if repo.FullName == "" || p.Ref == "" {
 		return fmt.Errorf("%w: push event without repository.full_name or ref", ErrMalformed)
 	}
-	ev.Repo = repo.FullName
-	ev.RepoCloneURL = repo.CloneURL
-	ev.DefaultBranch = repo.DefaultBranch
+	ev.setRepo(repo, p.Sender, p.Installation)
 	ev.Ref = p.Ref
 	ev.Branch, _ = strings.CutPrefix(ev.Ref, "refs/heads/")
 	if ev.Branch == ev.Ref {
@@ -291,8 +295,6 @@ func normalizePush(ev *Event, p *wirePush) error {
 	ev.After = p.After
 	ev.Created = p.Created
 	ev.Deleted = p.Deleted
-	ev.Sender = p.Sender.login()
-	ev.InstallationID = p.Installation.id()
 	return nil
 }
 
@@ -306,9 +308,7 @@ func normalizePullRequest(ev *Event, p *wirePullRequestEvent) error {
 	if pr == nil || repo.FullName == "" || pr.Number == 0 {
 		return fmt.Errorf("%w: pull_request event without pull_request.number or repository.full_name", ErrMalformed)
 	}
-	ev.Repo = repo.FullName
-	ev.RepoCloneURL = repo.CloneURL
-	ev.DefaultBranch = repo.DefaultBranch
+	ev.setRepo(repo, p.Sender, p.Installation)
 	ev.PRNumber = pr.Number
 	ev.PRHead = prRef(pr.Head)
 	ev.PRBase = prRef(pr.Base)
@@ -317,8 +317,6 @@ func normalizePullRequest(ev *Event, p *wirePullRequestEvent) error {
 	if ev.Merged {
 		ev.MergeCommitSHA = pr.MergeCommitSHA
 	}
-	ev.Sender = p.Sender.login()
-	ev.InstallationID = p.Installation.id()
 	return nil
 }
 
@@ -342,15 +340,11 @@ func normalizeIssueComment(ev *Event, p *wireIssueCommentEvent) error {
 	if repo.FullName == "" || p.Issue.Number == 0 || p.Comment == nil {
 		return fmt.Errorf("%w: issue_comment event without repository.full_name, issue.number or comment", ErrMalformed)
 	}
-	ev.Repo = repo.FullName
-	ev.RepoCloneURL = repo.CloneURL
-	ev.DefaultBranch = repo.DefaultBranch
+	ev.setRepo(repo, p.Sender, p.Installation)
 	ev.PRNumber = p.Issue.Number
 	ev.CommentID = p.Comment.ID
 	ev.CommentBody = p.Comment.Body
 	ev.CommentAuthor = p.Comment.User.login()
-	ev.Sender = p.Sender.login()
-	ev.InstallationID = p.Installation.id()
 	return nil
 }
 
@@ -365,15 +359,11 @@ func normalizeCommitComment(ev *Event, p *wireCommitCommentEvent) error {
 	if repo.FullName == "" || p.Comment == nil || p.Comment.CommitID == "" {
 		return fmt.Errorf("%w: commit_comment event without repository.full_name, comment or comment.commit_id", ErrMalformed)
 	}
-	ev.Repo = repo.FullName
-	ev.RepoCloneURL = repo.CloneURL
-	ev.DefaultBranch = repo.DefaultBranch
+	ev.setRepo(repo, p.Sender, p.Installation)
 	ev.CommitID = p.Comment.CommitID
 	ev.CommentID = p.Comment.ID
 	ev.CommentBody = p.Comment.Body
 	ev.CommentAuthor = p.Comment.User.login()
-	ev.Sender = p.Sender.login()
-	ev.InstallationID = p.Installation.id()
 	return nil
 }
 
