@@ -29,26 +29,26 @@ func (r *Repo) BranchHead(ctx context.Context, branch string) (string, error) {
 	return hashString(heads[branch]), nil
 }
 
-// ReadTree returns the files under prefix (a directory or a file path; "" for the whole repo)
-// in the configured branch's current head, keyed by their full path. A missing prefix or an
-// empty repo gives an empty map.
-func (r *Repo) ReadTree(ctx context.Context, prefix string) (map[string][]byte, error) {
-	return r.ReadBranchTree(ctx, r.cfg.Branch, prefix)
+// ReadTree returns the files under each prefix (a directory or a file path; none, or "",
+// for the whole repo) in the configured branch's current head, keyed by their full path, with
+// one fetch. A missing prefix or an empty repo gives no files.
+func (r *Repo) ReadTree(ctx context.Context, prefixes ...string) (map[string][]byte, error) {
+	return r.ReadBranchTree(ctx, r.cfg.Branch, prefixes...)
 }
 
 // ReadBranchTree is ReadTree for another branch.
-func (r *Repo) ReadBranchTree(ctx context.Context, branch, prefix string) (map[string][]byte, error) {
+func (r *Repo) ReadBranchTree(ctx context.Context, branch string, prefixes ...string) (map[string][]byte, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out map[string][]byte
 	err := r.healing(ctx, "read "+branch, func() (err error) {
-		out, err = r.readBranchTree(ctx, branch, prefix)
+		out, err = r.readBranchTree(ctx, branch, prefixes)
 		return err
 	})
 	return out, err
 }
 
-func (r *Repo) readBranchTree(ctx context.Context, branch, prefix string) (map[string][]byte, error) {
+func (r *Repo) readBranchTree(ctx context.Context, branch string, prefixes []string) (map[string][]byte, error) {
 	heads, err := r.sync(ctx, branch)
 	if err != nil {
 		return nil, fmt.Errorf("envrepo: read %s: %w", branch, err)
@@ -66,28 +66,41 @@ func (r *Repo) readBranchTree(ctx context.Context, branch, prefix string) (map[s
 	if err != nil {
 		return nil, fmt.Errorf("envrepo: read %s: %w", head, err)
 	}
+	if len(prefixes) == 0 {
+		prefixes = []string{""}
+	}
+	for _, prefix := range prefixes {
+		if err := r.readUnder(tree, prefix, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// readUnder adds the files under prefix of tree to out.
+func (r *Repo) readUnder(tree *object.Tree, prefix string, out map[string][]byte) error {
 	prefix = strings.Trim(prefix, "/")
 	if prefix != "" {
 		if _, err := cleanPath("prefix", prefix); err != nil {
-			return nil, err
+			return err
 		}
 		e, err := tree.FindEntry(prefix)
 		if errors.Is(err, object.ErrEntryNotFound) || errors.Is(err, object.ErrDirectoryNotFound) {
-			return out, nil
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("envrepo: read %s: %w", prefix, err)
+			return fmt.Errorf("envrepo: read %s: %w", prefix, err)
 		}
 		if e.Mode != filemode.Dir {
 			b, err := r.readBlob(e.Hash)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			out[prefix] = b
-			return out, nil
+			return nil
 		}
 		if tree, err = object.GetTree(r.store, e.Hash); err != nil {
-			return nil, fmt.Errorf("envrepo: read %s: %w", prefix, err)
+			return fmt.Errorf("envrepo: read %s: %w", prefix, err)
 		}
 	}
 	walker := object.NewTreeWalker(tree, true, nil)
@@ -95,24 +108,23 @@ func (r *Repo) readBranchTree(ctx context.Context, branch, prefix string) (map[s
 	for {
 		name, e, err := walker.Next()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("envrepo: read %s: %w", prefix, err)
+			return fmt.Errorf("envrepo: read %s: %w", prefix, err)
 		}
 		if !e.Mode.IsFile() {
 			continue
 		}
 		b, err := r.readBlob(e.Hash)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if prefix != "" {
 			name = prefix + "/" + name
 		}
 		out[name] = b
 	}
-	return out, nil
 }
 
 func (r *Repo) readBlob(h plumbing.Hash) ([]byte, error) {

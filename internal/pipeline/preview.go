@@ -157,22 +157,11 @@ func (p *Pipeline) previewEnv(ctx context.Context, er *envrepo.Repo, lr *LoadedR
 
 // readPrefixes reads the env repo's files under each prefix (folders end in "/").
 func readPrefixes(ctx context.Context, er *envrepo.Repo, prefixes ...[]string) (map[string][]byte, error) {
-	out := map[string][]byte{}
-	var all []string
-	for _, list := range prefixes {
-		all = append(all, list...)
+	files, err := er.ReadTree(ctx, slices.Concat(prefixes...)...)
+	if err != nil {
+		return nil, transient(fmt.Errorf("preview: read the env repo: %w", err))
 	}
-	slices.Sort(all)
-	for _, pre := range slices.Compact(all) {
-		files, err := er.ReadTree(ctx, pre)
-		if err != nil {
-			return nil, transient(fmt.Errorf("preview: read %s of the env repo: %w", pre, err))
-		}
-		for k, v := range files {
-			out[k] = v
-		}
-	}
-	return out, nil
+	return files, nil
 }
 
 // rulesPreview renders every deployed app under the PR's rules and under the base rules.

@@ -464,23 +464,17 @@ func promoChange(out *render.Output) envrepo.Change {
 
 // promoReadPrefixes reads every file under prefixes on branch ("" = the env branch).
 func promoReadPrefixes(ctx context.Context, er *envrepo.Repo, branch string, prefixes []string) (map[string][]byte, error) {
-	out := map[string][]byte{}
-	for _, pre := range prefixes {
-		var files map[string][]byte
-		var err error
-		if branch == "" {
-			files, err = er.ReadTree(ctx, pre)
-		} else {
-			files, err = er.ReadBranchTree(ctx, branch, pre)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s of the env repo: %w", pre, err)
-		}
-		for k, v := range files {
-			out[k] = v
+	read := er.ReadTree
+	if branch != "" {
+		read = func(ctx context.Context, prefixes ...string) (map[string][]byte, error) {
+			return er.ReadBranchTree(ctx, branch, prefixes...)
 		}
 	}
-	return out, nil
+	files, err := read(ctx, prefixes...)
+	if err != nil {
+		return nil, fmt.Errorf("read the env repo: %w", err)
+	}
+	return files, nil
 }
 
 // promoUnder keeps the files under one of prefixes.
