@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/scorebot/scorebot/e2e/cluster"
+	"github.com/scorebot/scorebot/internal/render/envtree"
 	"github.com/scorebot/scorebot/internal/render/manifest"
 )
 
@@ -158,7 +159,7 @@ func TestDevelopmentLifecycle(t *testing.T) {
 		// the shop in a later commit: the shop follows, blog fails with the API server's word.
 		broken := change(bout)
 		broken.Files = maps.Clone(broken.Files)
-		dep := "apps/development/blog/deployment-my-workload.yaml"
+		dep := envtree.AppDir("", "development", "blog") + "/deployment-my-workload.yaml"
 		if _, ok := broken.Files[dep]; !ok {
 			t.Fatalf("render of blog has no %s", dep)
 		}

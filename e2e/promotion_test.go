@@ -25,6 +25,7 @@ import (
 	"github.com/scorebot/scorebot/internal/devbox/devbot"
 	"github.com/scorebot/scorebot/internal/envrepo"
 	"github.com/scorebot/scorebot/internal/forge/standin"
+	"github.com/scorebot/scorebot/internal/render/envtree"
 	"github.com/scorebot/scorebot/internal/render/manifest"
 )
 
@@ -270,7 +271,7 @@ func gitCommitFile(t testing.TB, wt, path, content, msg string) string {
 func waitEnvCommit(t testing.TB, gitDir, branch, env, sha string) string {
 	t.Helper()
 	var commit string
-	prov := "apps/" + env + "/shop/.scorebot/provenance.yaml"
+	prov := envtree.ProvenancePath("", env, "shop")
 	err := cluster.Poll(context.Background(), botTimeout, 100*time.Millisecond, "an env commit deploying "+sha[:12]+" to "+env,
 		func(context.Context) (bool, string, error) {
 			head, err := gitOutput(gitDir, "rev-parse", "refs/heads/"+branch)

@@ -15,6 +15,7 @@ import (
 	"github.com/scorebot/scorebot/internal/devbox"
 	"github.com/scorebot/scorebot/internal/devbox/devbot"
 	"github.com/scorebot/scorebot/internal/envrepo"
+	"github.com/scorebot/scorebot/internal/render/envtree"
 )
 
 // TestPromoteCLI runs `bot promote --dev` against an in-process `bot dev` sandbox whose
@@ -77,7 +78,7 @@ func TestPromoteCLI(t *testing.T) {
 			}
 		}
 	}
-	waitFile("apps/development/demo-app/.scorebot/provenance.yaml")
+	waitFile(envtree.ProvenancePath("", "development", "demo-app"))
 
 	promote := func(args ...string) (int, string, string) {
 		var stdout, stderr bytes.Buffer
@@ -90,7 +91,7 @@ func TestPromoteCLI(t *testing.T) {
 	if code != 0 || !(strings.Contains(out, "merged by the bot") || strings.Contains(out, "nothing to promote")) {
 		t.Fatalf("promote to staging: exit %d\n%s%s", code, out, errOut)
 	}
-	waitFile("apps/staging/demo-app/.scorebot/provenance.yaml")
+	waitFile(envtree.ProvenancePath("", "staging", "demo-app"))
 
 	// production needs a person: the PR stays open.
 	code, out, errOut = promote("--app", "demo-app", "--to", "production")

@@ -24,7 +24,7 @@ const renderUsage = `Usage: bot render --rules DIR --env NAME [--app ID] [--out 
 
 Renders the workloads of the given Score files for one environment, with the rules repo in
 DIR. Without --out, prints the Kubernetes objects as one YAML stream; with --out, writes the
-env-repo tree (apps/<env>/<app>/, clusters/<env>/) to DIR, replacing a previous render there.
+env-repo tree (apps/<env>/<shard>/<app>/, clusters/<env>/) to DIR, replacing a previous render there.
 --explain prints, for every resource, which definition matched and why the others did not
 (to stderr, or to stdout with --out).
 

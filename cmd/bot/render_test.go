@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scorebot/scorebot/internal/render/envtree"
 	"github.com/scorebot/scorebot/internal/render/envtree/envtreetest"
 	"github.com/scorebot/scorebot/internal/render/manifest"
 )
@@ -154,7 +155,7 @@ func TestRenderOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"clusters/staging/myapp.yaml", "clusters/staging/shared.yaml", "apps/staging/myapp/kustomization.yaml", "apps/staging/myapp/.scorebot/provenance.yaml"} {
+	for _, want := range []string{envtree.KustomizationFile("", "staging", "myapp"), "clusters/staging/shared.yaml", envtree.AppDir("", "staging", "myapp") + "/kustomization.yaml", envtree.ProvenancePath("", "staging", "myapp")} {
 		if files[want] == nil {
 			t.Errorf("%s not written", want)
 		}

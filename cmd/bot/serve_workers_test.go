@@ -19,6 +19,7 @@ import (
 
 	"github.com/scorebot/scorebot/internal/forge/standin"
 	"github.com/scorebot/scorebot/internal/githost"
+	"github.com/scorebot/scorebot/internal/render/envtree"
 )
 
 // TestServeDeploysAPush runs `bot serve` with its workers against a local git host and the
@@ -130,8 +131,8 @@ func TestServeDeploysAPush(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(files), "apps/development/blog/kustomization.yaml") ||
-		!strings.Contains(string(files), "clusters/development/blog.yaml") {
+	if !strings.Contains(string(files), envtree.AppDir("", "development", "blog")+"/kustomization.yaml") ||
+		!strings.Contains(string(files), envtree.KustomizationFile("", "development", "blog")) {
 		t.Fatalf("env repo lacks the rendered app:\n%s", files)
 	}
 

@@ -15,6 +15,7 @@ import (
 	"github.com/scorebot/scorebot/internal/devbox"
 	"github.com/scorebot/scorebot/internal/devbox/devbot"
 	"github.com/scorebot/scorebot/internal/forge/ghspec"
+	"github.com/scorebot/scorebot/internal/render/envtree"
 )
 
 // recorder is a RoundTripper that keeps every exchange the bot had with the stand-in.
@@ -95,7 +96,7 @@ func TestFlow(t *testing.T) {
 	sha := commitFile(t, wt, "score.yaml", edited, "Pin ghost 5.96")
 	gitRun(t, wt, "push", "-q", "origin", "main")
 
-	deployment := "apps/development/" + devbox.RepoApp + "/deployment-blog.yaml"
+	deployment := envtree.AppDir("", "development", devbox.RepoApp) + "/deployment-blog.yaml"
 	var envFile string
 	eventually(t, "the env repo to get the rendered app and the app commit a success status", func() bool {
 		head, err := sb.Git().Head(ctx, devbox.RepoEnv, "main")

@@ -3,21 +3,26 @@ package envrepo
 import (
 	"context"
 	"fmt"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/scorebot/scorebot/internal/render/envtree"
 )
 
-// appFiles is one rendered app as envtree lays it out: a folder of manifests and a Flux
-// Kustomization beside the environment's other apps.
+// appFiles is one rendered app as envtree lays it out: a folder of manifests in its shard
+// folder and a Flux Kustomization, among the environment's other apps.
 func appFiles(i int, version string) Change {
-	dir := fmt.Sprintf("apps/dev/app-%05d", i)
-	ks := fmt.Sprintf("clusters/dev/app-%05d.yaml", i)
+	app := fmt.Sprintf("app-%05d", i)
+	dir := envtree.AppDir("", "dev", app)
+	ks := envtree.KustomizationFile("", "dev", app)
 	return Change{
-		Owned: []string{dir, ks},
+		Owned: envtree.OwnedPaths("", "dev", app),
 		Files: map[string][]byte{
 			dir + "/deployment.yaml":    []byte(fmt.Sprintf("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app-%05d\n  namespace: dev\nspec:\n  replicas: 1\n  template:\n    spec:\n      containers:\n        - name: main\n          image: registry.example/app-%05d:%s\n", i, i, version)),
 			dir + "/service.yaml":       []byte(fmt.Sprintf("apiVersion: v1\nkind: Service\nmetadata:\n  name: app-%05d\n  namespace: dev\nspec:\n  ports:\n    - port: 80\n", i)),
 			dir + "/kustomization.yaml": []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - deployment.yaml\n  - service.yaml\n"),
-			ks:                          []byte(fmt.Sprintf("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: app-%05d\n  namespace: flux-system\nspec:\n  path: ./apps/dev/app-%05d\n", i, i)),
+			ks:                          []byte(fmt.Sprintf("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: app-%05d\n  namespace: flux-system\nspec:\n  path: ./%s\n", i, dir)),
 		},
 	}
 }
@@ -41,7 +46,10 @@ func seedApps(b *testing.B, n int) *env {
 // BenchmarkOneAppCommit measures committing one app's change into env repos holding 10 and
 // 10,000 apps: "build" is the plumbing alone (read the head tree, write the changed trees and
 // blobs, encode the commit); "build+push" is Apply against the local git http-backend (list refs,
-// build, pack, receive-pack), each iteration a real new commit.
+// build, pack, receive-pack), each iteration a real new commit. build+push also reports the
+// CPU time of this process (the bot's side: build, pack, HTTP; the in-process HTTP front of
+// the git host is counted here too, and is the same for both sizes) and of the git server's
+// processes (http-backend, receive-pack and what it runs), which the test waits for.
 func BenchmarkOneAppCommit(b *testing.B) {
 	ctx := context.Background()
 	for _, n := range []int{10, 10000} {
@@ -65,12 +73,26 @@ func BenchmarkOneAppCommit(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("build+push/apps=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
+			bot, server := cpuTime(b, syscall.RUSAGE_SELF), cpuTime(b, syscall.RUSAGE_CHILDREN)
 			for i := 0; b.Loop(); i++ {
 				res, err := r.Apply(ctx, Message{Subject: "deploy app-00001"}, appFiles(1, fmt.Sprint("p", i)))
 				if err != nil || !res.Changed {
 					b.Fatal(res, err)
 				}
 			}
+			perOp := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.N) }
+			b.ReportMetric(perOp(cpuTime(b, syscall.RUSAGE_SELF)-bot), "bot-cpu-us/op")
+			b.ReportMetric(perOp(cpuTime(b, syscall.RUSAGE_CHILDREN)-server), "server-cpu-us/op")
 		})
 	}
+}
+
+// cpuTime is the user+system CPU time of this process (RUSAGE_SELF) or of its finished
+// children and their descendants (RUSAGE_CHILDREN).
+func cpuTime(b *testing.B, who int) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(who, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -5,7 +5,7 @@
 // environment gets the state success; when it reports an error, failure with Flux's message.
 //
 // The app commit is read from the env repo itself, at the revision Flux names: the
-// provenance record envtree writes beside every app (apps/<env>/<app>/.scorebot/provenance.yaml)
+// provenance record envtree writes beside every app (apps/<env>/<shard>/<app>/.scorebot/provenance.yaml)
 // names the source repo and commit, and the Deployment is the newest one GitHub has for that
 // commit and environment. Nothing is recorded at deploy time for this package.
 //

@@ -301,3 +301,46 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 		t.Fatalf("err %v, want ErrConfig", err)
 	}
 }
+
+// TestProvenanceFirstLayout: an app the layout before the shard folders wrote
+// (apps/<env>/<app>/) is still found, so Flux events for it keep reaching its Deployment.
+func TestProvenanceFirstLayout(t *testing.T) {
+	host, err := githost.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(host)
+	t.Cleanup(srv.Close)
+	app := strings.Repeat("b", 40)
+	tree, err := envtree.Build(envtree.App{Env: "development", AppID: "shop", Namespace: "shop-development",
+		Provenance: envtree.Provenance{SourceRepo: "local/shop", SourceCommit: app}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := envtree.AppDir("", "development", "shop")
+	first := map[string][]byte{}
+	for p, b := range tree.Files {
+		if rest, ok := strings.CutPrefix(p, dir); ok {
+			first["apps/development/shop"+rest] = b
+		}
+	}
+	commit, err := host.Seed("env", first, "deploy shop (first layout)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache, err := gitcache.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &EnvRepoProvenance{Cache: cache, URL: githost.URL(srv.URL, "env")}
+	src, err := p.Source(context.Background(), "development", "shop", commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.Repo != "local/shop" || src.Commit != app {
+		t.Errorf("Source = %+v, want local/shop@%s", src, app)
+	}
+	if _, err := p.Source(context.Background(), "development", "blog", commit); !errors.Is(err, ErrNoProvenance) {
+		t.Errorf("an app with no record anywhere: %v, want ErrNoProvenance", err)
+	}
+}

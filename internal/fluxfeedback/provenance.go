@@ -55,8 +55,15 @@ func (p *EnvRepoProvenance) Source(ctx context.Context, env, app, envCommit stri
 	if err != nil {
 		return Source{}, fmt.Errorf("env repo %s at %s: %w", url, envCommit, err)
 	}
-	path := envtree.AppDir(base, env, app) + "/" + envtree.ProvenanceFile
+	// The current layout first, then the first one (an app not written since the shard
+	// folders came).
+	path := envtree.ProvenancePath(base, env, app)
 	b, err := snap.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if b, err = snap.ReadFile(envtree.LegacyProvenancePath(base, env, app)); err == nil {
+			path = envtree.LegacyProvenancePath(base, env, app)
+		}
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return Source{}, fmt.Errorf("%w: %s at %s", ErrNoProvenance, path, envCommit)
 	}

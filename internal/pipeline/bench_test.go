@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/scorebot/scorebot/internal/events"
+	"github.com/scorebot/scorebot/internal/render/envtree"
 )
 
 // BenchmarkPushToEnvCommit measures a push event stored on the stream → the env-repo commit
@@ -67,7 +68,7 @@ func BenchmarkHundredPushesOneBranch(b *testing.B) {
 		pushing := time.Since(start)
 		settled += 100
 		waitFor(b, "the burst to settle", func() bool { return r.settled(events.KindPush) == settled })
-		prov := h.envFile("apps/development/" + name + "/.scorebot/provenance.yaml")
+		prov := h.envFile(envtree.ProvenancePath("", "development", name))
 		if !strings.Contains(prov, last) {
 			b.Fatalf("env repo does not hold the last commit %s:\n%s", last, prov)
 		}

@@ -147,7 +147,7 @@ func TestPromoteFromCommitComment(t *testing.T) {
 	if len(prs) != 1 || prs[0].Head != promoStaged || !strings.Contains(prs[0].Title, sha1[:7]) {
 		t.Fatalf("open PRs = %+v, want the staging promotion of %s", prs, sha1[:7])
 	}
-	if web := h.file(promoStaged, "apps/staging/shop/deployment-web.yaml"); !strings.Contains(web, "pg.staging.example.internal") {
+	if web := h.file(promoStaged, webFile("staging")); !strings.Contains(web, "pg.staging.example.internal") {
 		t.Errorf("staging promotion not rendered with staging's rules:\n%s", web)
 	}
 	if got := h.commitReply(sha1, "promote staging"); !strings.Contains(got, "opened") || !strings.Contains(got, "#"+strconv.Itoa(prs[0].Number)) {

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -18,6 +19,7 @@ import (
 	"github.com/scorebot/scorebot/internal/events"
 	"github.com/scorebot/scorebot/internal/githost"
 	"github.com/scorebot/scorebot/internal/render"
+	"github.com/scorebot/scorebot/internal/render/envtree"
 	"github.com/scorebot/scorebot/internal/render/rules"
 )
 
@@ -218,7 +220,7 @@ func TestEightAppsFourWorkers(t *testing.T) {
 		parent = log[i].Hash
 	}
 	for _, name := range names {
-		if h.envFile("apps/development/"+name+"/deployment-"+name+".yaml") == "" {
+		if h.envFile(envtree.AppDir("", "development", name)+"/deployment-"+name+".yaml") == "" {
 			t.Errorf("app %s missing from the env repo", name)
 		}
 	}
@@ -266,11 +268,11 @@ func TestOutOfOrderPushesNewerWins(t *testing.T) {
 	if got := counterValue(r.p.metrics.superseded); got != 1 {
 		t.Errorf("superseded metric = %v", got)
 	}
-	dep := h.envFile("apps/development/demo/deployment-demo.yaml")
+	dep := h.envFile(envtree.AppDir("", "development", "demo") + "/deployment-demo.yaml")
 	if !strings.Contains(dep, "ghcr.io/acme/demo:2") {
 		t.Errorf("env repo holds\n%s\nwant image demo:2", dep)
 	}
-	if prov := h.envFile("apps/development/demo/.scorebot/provenance.yaml"); !strings.Contains(prov, c2) {
+	if prov := h.envFile(envtree.ProvenancePath("", "development", "demo")); !strings.Contains(prov, c2) {
 		t.Errorf("provenance names another commit than %s:\n%s", c2, prov)
 	}
 }
@@ -294,11 +296,11 @@ func TestRulesPushRerenders(t *testing.T) {
 		t.Errorf("message %q, want subject %q", c.Message, want)
 	}
 	for _, app := range []string{"alpha", "beta"} {
-		dep := h.envFile("apps/development/" + app + "/deployment-" + app + ".yaml")
+		dep := h.envFile(envtree.AppDir("", "development", app) + "/deployment-" + app + ".yaml")
 		if !strings.Contains(dep, "pg-v2.db.svc") {
 			t.Errorf("%s not re-rendered:\n%s", app, dep)
 		}
-		if prov := h.envFile("apps/development/" + app + "/.scorebot/provenance.yaml"); !strings.Contains(prov, after) {
+		if prov := h.envFile(envtree.ProvenancePath("", "development", app)); !strings.Contains(prov, after) {
 			t.Errorf("%s provenance does not name rules %s", app, after)
 		}
 	}
@@ -309,7 +311,7 @@ func TestRulesPushRerenders(t *testing.T) {
 	// A later app push uses the new rules without fetching them again.
 	h.push("gamma", testApp("gamma", "1"))
 	waitFor(t, "the gamma deploy", func() bool { return len(h.envLog()) == 4 })
-	if dep := h.envFile("apps/development/gamma/deployment-gamma.yaml"); !strings.Contains(dep, "pg-v2.db.svc") {
+	if dep := h.envFile(envtree.AppDir("", "development", "gamma") + "/deployment-gamma.yaml"); !strings.Contains(dep, "pg-v2.db.svc") {
 		t.Errorf("gamma rendered with old rules:\n%s", dep)
 	}
 }
@@ -410,7 +412,7 @@ func TestRulesPushPromotedEnvs(t *testing.T) {
 			})
 			h.publish(events.KindPush, h.pushPayload(pushFixture, "rules", rulesHead, after))
 			waitFor(t, "the rules job", func() bool { return r.settled(events.KindPush) == 1 })
-			dep := h.envFile("apps/staging/alpha/deployment-alpha.yaml")
+			dep := h.envFile(envtree.AppDir("", "staging", "alpha") + "/deployment-alpha.yaml")
 			if got := strings.Contains(dep, "pg-v2.db.svc"); got != direct {
 				t.Errorf("staging re-rendered = %v, want %v", got, direct)
 			}
@@ -418,5 +420,59 @@ func TestRulesPushPromotedEnvs(t *testing.T) {
 				t.Errorf("%d env commits, want %d (the promotion, and the re-render when direct)", n, want)
 			}
 		})
+	}
+}
+
+// TestFirstLayoutMoves: an app as the layout before the shard folders put it
+// (apps/<env>/<app>/, clusters/<env>/<app>.yaml) is found as deployed, and the next re-render
+// moves it in one commit: the old paths go as the new ones come.
+func TestFirstLayoutMoves(t *testing.T) {
+	h := newHarness(t)
+	h.start(h.config("a"))
+	h.push("alpha", testApp("alpha", "1"))
+	waitFor(t, "the deploy", func() bool { return len(h.envLog()) == 1 })
+
+	ctx := context.Background()
+	dir, ks := envtree.AppDir("", "development", "alpha"), envtree.KustomizationFile("", "development", "alpha")
+	oldDir, oldKs := "apps/development/alpha", "clusters/development/alpha.yaml"
+	cur, err := h.env.ReadTree(ctx, dir, ks)
+	if err != nil || len(cur) == 0 {
+		t.Fatalf("read alpha: %v (%d files)", err, len(cur))
+	}
+	first := map[string][]byte{}
+	for p, b := range cur {
+		if p == ks {
+			first[oldKs] = bytes.ReplaceAll(b, []byte("./"+dir), []byte("./"+oldDir))
+			continue
+		}
+		first[oldDir+strings.TrimPrefix(p, dir)] = b
+	}
+	if _, err := h.env.Apply(ctx, envrepo.Message{Subject: "alpha as the first layout wrote it"},
+		envrepo.Change{Owned: envtree.OwnedPaths("", "development", "alpha"), Files: first}); err != nil {
+		t.Fatal(err)
+	}
+	if h.envFile(envtree.LegacyProvenancePath("", "development", "alpha")) == "" || h.envFile(ks) != "" {
+		t.Fatal("the env repo was not moved back to the first layout")
+	}
+
+	before, _ := h.host.Head(ctx, "rules", "main")
+	after := h.seedRules(func(files map[string][]byte) {
+		p := "definitions/resources.yaml"
+		files[p] = []byte(strings.Replace(string(files[p]), "host: pg.db.svc", "host: pg-v2.db.svc", 1))
+	})
+	h.publish(events.KindPush, h.pushPayload(pushFixture, "rules", before, after))
+	waitFor(t, "the re-render commit", func() bool { return len(h.envLog()) == 3 })
+	if msg := h.envLog()[0].Message; !strings.Contains(msg, ": alpha\n") {
+		t.Errorf("re-render commit %q does not list alpha", msg)
+	}
+	if dep := h.envFile(dir + "/deployment-alpha.yaml"); !strings.Contains(dep, "pg-v2.db.svc") {
+		t.Errorf("alpha not re-rendered into %s:\n%s", dir, dep)
+	}
+	if !strings.Contains(h.envFile(ks), "path: ./"+dir+"\n") {
+		t.Errorf("%s does not point at %s:\n%s", ks, dir, h.envFile(ks))
+	}
+	left, err := h.env.ReadTree(ctx, oldDir+"/", oldKs)
+	if err != nil || len(left) != 0 {
+		t.Errorf("first-layout paths left behind: %v %v", slices.Collect(maps.Keys(left)), err)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -107,7 +106,7 @@ func (p *Pipeline) Promote(ctx context.Context, req PromoteRequest) (PromoteResu
 	switch {
 	case !ok:
 		return res, Permanent(fmt.Errorf("promote %s to %s: %w: %s is not deployed in %s (no %s in the env repo): deploy it there first",
-			app, step.To.Name, ErrNotDeployed, app, step.From.Name, promoProvenancePath(base, step.From.Name, app)))
+			app, step.To.Name, ErrNotDeployed, app, step.From.Name, envtree.ProvenancePath(base, step.From.Name, app)))
 	case req.SourceRepo != "" && !strings.EqualFold(src.Source.Repo, req.SourceRepo):
 		return res, Permanent(fmt.Errorf("promote %s to %s: %w: %s runs %s from %s, not from %s",
 			app, step.To.Name, ErrNotDeployed, step.From.Name, app, src.Source.Repo, req.SourceRepo))
@@ -428,19 +427,26 @@ func (p *Pipeline) promoRejection(ctx context.Context, er *envrepo.Repo, app, en
 
 // promoProvenance reads app's provenance record in env on branch ("" = the env branch).
 func (p *Pipeline) promoProvenance(ctx context.Context, er *envrepo.Repo, branch, base, env, app string) (promotion.Provenance, bool, error) {
-	file := promoProvenancePath(base, env, app)
+	paths := promoProvenancePaths(base, env, app)
 	var files map[string][]byte
 	var err error
 	if branch == "" {
-		files, err = er.ReadTree(ctx, file)
+		files, err = er.ReadTree(ctx, paths...)
 	} else {
-		files, err = er.ReadBranchTree(ctx, branch, file)
+		files, err = er.ReadBranchTree(ctx, branch, paths...)
 	}
 	if err != nil {
-		return promotion.Provenance{}, false, fmt.Errorf("read %s of the env repo: %w", file, err)
+		return promotion.Provenance{}, false, fmt.Errorf("read %s of the env repo: %w", paths[0], err)
 	}
-	data, ok := files[file]
-	if !ok {
+	var file string
+	var data []byte
+	for _, f := range paths {
+		if d, ok := files[f]; ok {
+			file, data = f, d
+			break
+		}
+	}
+	if data == nil {
 		return promotion.Provenance{}, false, nil
 	}
 	prov, err := promotion.ParseProvenance(data)
@@ -451,8 +457,10 @@ func (p *Pipeline) promoProvenance(ctx context.Context, er *envrepo.Repo, branch
 	return prov, true, nil
 }
 
-func promoProvenancePath(base, env, app string) string {
-	return path.Join(envtree.AppDir(base, env, app), envtree.ProvenanceFile)
+// promoProvenancePaths are where app's provenance record may be, in the order to try: the
+// current layout, then the first one (an app not written since the shard folders came).
+func promoProvenancePaths(base, env, app string) []string {
+	return []string{envtree.ProvenancePath(base, env, app), envtree.LegacyProvenancePath(base, env, app)}
 }
 
 // promoChange is a render as an env-repo change: the app's own paths and its shared

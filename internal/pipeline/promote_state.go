@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 
@@ -118,20 +117,17 @@ func (p *Pipeline) promoDerive(ctx context.Context, lr *LoadedRules, er *envrepo
 		var files map[string][]byte
 		var err error
 		if app != "" {
-			files, err = er.ReadTree(ctx, promoProvenancePath(base, env.Name, app))
+			files, err = er.ReadTree(ctx, promoProvenancePaths(base, env.Name, app)...)
 		} else {
-			files, err = er.ReadTree(ctx, path.Join(base, "apps", env.Name))
+			files, err = er.ReadTree(ctx, envtree.AppsDir(base, env.Name))
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read the env repo's %s: %w", env.Name, err)
 		}
 		for fp, data := range files {
-			if !strings.HasSuffix(fp, "/"+envtree.ProvenanceFile) {
-				continue
-			}
-			a := path.Base(path.Dir(path.Dir(fp)))
-			if path.Dir(path.Dir(path.Dir(fp))) != path.Join(base, "apps", env.Name) {
-				continue
+			a, ok := envtree.RecordApp(base, env.Name, fp)
+			if !ok || fp != envtree.ProvenancePath(base, env.Name, a) && files[envtree.ProvenancePath(base, env.Name, a)] != nil {
+				continue // not a record, or the first layout's beside the current one
 			}
 			prov, err := promotion.ParseProvenance(data)
 			if err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/scorebot/scorebot/internal/forge/standin"
 	"github.com/scorebot/scorebot/internal/githost"
 	"github.com/scorebot/scorebot/internal/promotion"
+	"github.com/scorebot/scorebot/internal/render/envtree"
 )
 
 // promoHarness runs promotion against real parts: embedded NATS, the git host over smart
@@ -292,8 +293,10 @@ func (h *promoHarness) comment(p *Pipeline, author string, words ...string) stri
 	return ""
 }
 
+// webFile is the shop's web Deployment in env.
+func webFile(env string) string { return envtree.AppDir("", env, "shop") + "/deployment-web.yaml" }
+
 const (
-	webFile     = "apps/%s/shop/deployment-web.yaml"
 	promoStaged = promotion.PromotePrefix + "shop/staging"
 	promoProd   = promotion.PromotePrefix + "shop/production"
 )
@@ -306,7 +309,7 @@ func TestPromotionFlow(t *testing.T) {
 	// push → development deployed → promotion PR to staging, rendered with staging's rules.
 	sha1 := h.commitApp("ghcr.io/acme/shop-web:1.4.2")
 	h.push(p, sha1)
-	devTree, err := h.env.ReadTree(ctx, "apps/development/shop")
+	devTree, err := h.env.ReadTree(ctx, envtree.AppDir("", "development", "shop"))
 	if err != nil || len(devTree) == 0 {
 		t.Fatalf("development not deployed: %v", err)
 	}
@@ -315,11 +318,11 @@ func TestPromotionFlow(t *testing.T) {
 		t.Fatalf("open PRs = %+v, want one from %s", prs, promoStaged)
 	}
 	stagingPR := prs[0].Number
-	web := h.file(promoStaged, fmt.Sprintf(webFile, "staging"))
+	web := h.file(promoStaged, webFile("staging"))
 	if !strings.Contains(web, "pg.staging.example.internal") || !strings.Contains(web, "namespace: shop-staging") {
 		t.Errorf("staging render does not use staging's postgres and namespace:\n%s", web)
 	}
-	if strings.Contains(h.file("", fmt.Sprintf(webFile, "development")), "pg.staging.example.internal") {
+	if strings.Contains(h.file("", webFile("development")), "pg.staging.example.internal") {
 		t.Error("development uses staging's database")
 	}
 	if !strings.Contains(prs[0].Body, "+          value: pg.staging.example.internal") && !strings.Contains(prs[0].Body, "pg.staging.example.internal") {
@@ -328,7 +331,7 @@ func TestPromotionFlow(t *testing.T) {
 	if !strings.Contains(prs[0].Body, "/local/shop/commit/"+sha1) || !strings.Contains(prs[0].Title, sha1[:7]) {
 		t.Errorf("PR does not link the source commit: %s\n%s", prs[0].Title, prs[0].Body)
 	}
-	if h.file("", fmt.Sprintf(webFile, "staging")) != "" {
+	if h.file("", webFile("staging")) != "" {
 		t.Error("staging deployed before the merge")
 	}
 	if sts := h.gh.Statuses(promoOwner, "env", prs[0].HeadSHA); len(sts) != 1 || sts[0].Context != PromotionCheckContext || sts[0].State != "success" {
@@ -342,7 +345,7 @@ func TestPromotionFlow(t *testing.T) {
 	if len(prs) != 1 || prs[0].Number != stagingPR {
 		t.Fatalf("after a newer push, open PRs = %+v, want #%d only", prs, stagingPR)
 	}
-	if !strings.Contains(prs[0].Title, sha2[:7]) || !strings.Contains(h.file(promoStaged, fmt.Sprintf(webFile, "staging")), "shop-web:1.5.0") {
+	if !strings.Contains(prs[0].Title, sha2[:7]) || !strings.Contains(h.file(promoStaged, webFile("staging")), "shop-web:1.5.0") {
 		t.Errorf("PR #%d not updated to %s: %s", stagingPR, sha2[:7], prs[0].Title)
 	}
 	if prs[0].HeadSHA != h.branchHead(promoStaged) {
@@ -405,7 +408,7 @@ func TestPromotionFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.settle(p)
-	if !strings.Contains(h.file("", fmt.Sprintf(webFile, "staging")), "pg.staging.example.internal") {
+	if !strings.Contains(h.file("", webFile("staging")), "pg.staging.example.internal") {
 		t.Fatal("staging not deployed by the merge")
 	}
 	if !promoHasDeployment(h.gh.Deployments(promoOwner, "shop"), sha2, "staging") {
@@ -416,7 +419,7 @@ func TestPromotionFlow(t *testing.T) {
 		t.Fatalf("after the staging merge, open PRs = %+v, want one from %s", prs, promoProd)
 	}
 	prodPR := prs[0].Number
-	if web := h.file(promoProd, fmt.Sprintf(webFile, "production")); !strings.Contains(web, "shop.pg.production.example.internal") {
+	if web := h.file(promoProd, webFile("production")); !strings.Contains(web, "shop.pg.production.example.internal") {
 		t.Errorf("production render does not use production's database:\n%s", web)
 	}
 
@@ -484,7 +487,7 @@ func TestPromotionFlow(t *testing.T) {
 		t.Fatalf("rollback answer: %s", body)
 	}
 	branch := promotion.RollbackBranch("shop", "development")
-	restored, err := h.env.ReadBranchTree(ctx, branch, "apps/development/shop")
+	restored, err := h.env.ReadBranchTree(ctx, branch, envtree.AppDir("", "development", "shop"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -510,7 +513,7 @@ func TestPromotionFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.settle(p)
-	if got, _ := h.env.ReadTree(ctx, "apps/development/shop"); !reflect.DeepEqual(got, devTree) {
+	if got, _ := h.env.ReadTree(ctx, envtree.AppDir("", "development", "shop")); !reflect.DeepEqual(got, devTree) {
 		t.Error("development does not hold the first deploy's tree after the rollback merge")
 	}
 	if !promoHasDeployment(h.gh.Deployments(promoOwner, "shop"), sha1, "development") {
@@ -549,7 +552,7 @@ func TestPromotionAutoMerge(t *testing.T) {
 	if staged == nil || !staged.Merged || staged.MergedBy != standin.DefaultBot {
 		t.Fatalf("staging promotion not merged by the bot: %+v", staged)
 	}
-	if !strings.Contains(h.file("", fmt.Sprintf(webFile, "staging")), "shop-web:2.0.0") {
+	if !strings.Contains(h.file("", webFile("staging")), "shop-web:2.0.0") {
 		t.Error("staging not deployed")
 	}
 	// production has no autoMerge: its PR waits for a person.
@@ -645,7 +648,7 @@ func TestPromotionRulesChange(t *testing.T) {
 	if pr == nil || pr.Number != res.PR || !strings.Contains(pr.Body, "+          value: pg2.staging.example.internal") || !strings.Contains(pr.Title, "shop") {
 		t.Fatalf("re-render PR = %+v (result %+v)", pr, res)
 	}
-	if strings.Contains(h.file("", fmt.Sprintf(webFile, "staging")), "pg2.") {
+	if strings.Contains(h.file("", webFile("staging")), "pg2.") {
 		t.Fatal("staging changed before the merge")
 	}
 	// the same rules again: the same PR, unchanged.
@@ -657,7 +660,7 @@ func TestPromotionRulesChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.settle(p)
-	if !strings.Contains(h.file("", fmt.Sprintf(webFile, "staging")), "pg2.staging.example.internal") {
+	if !strings.Contains(h.file("", webFile("staging")), "pg2.staging.example.internal") {
 		t.Error("staging does not use the new rules after the merge")
 	}
 }

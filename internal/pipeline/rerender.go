@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 
@@ -32,15 +31,19 @@ type Deployed struct {
 // ReadDeployed lists the apps deployed in env, sorted by app, from the provenance records
 // under <base>/apps/<env>/ in the env repo's head.
 func ReadDeployed(ctx context.Context, er *envrepo.Repo, base, env string) ([]Deployed, error) {
-	dir := path.Join(base, "apps", env)
+	dir := envtree.AppsDir(base, env)
 	files, err := er.ReadTree(ctx, dir)
 	if err != nil {
 		return nil, fmt.Errorf("read %s of the env repo: %w", dir, err)
 	}
 	var out []Deployed
 	for p, data := range files {
-		if !strings.HasSuffix(p, "/"+envtree.ProvenanceFile) {
+		app, ok := envtree.RecordApp(base, env, p)
+		if !ok {
 			continue
+		}
+		if cur := envtree.ProvenancePath(base, env, app); p != cur && files[cur] != nil {
+			continue // the first layout's record beside the current one: the current one counts
 		}
 		rec, err := envtree.ParseRecord(data)
 		if err != nil {
@@ -49,7 +52,7 @@ func ReadDeployed(ctx context.Context, er *envrepo.Repo, base, env string) ([]De
 		d := Deployed{App: rec.App, Env: env, SourceRepo: rec.Source.Repo, SourceCommit: rec.Source.Commit,
 			RulesCommit: rec.Rules.Commit, RecordPath: p}
 		if d.App == "" {
-			d.App = path.Base(path.Dir(path.Dir(p)))
+			d.App = app
 		}
 		d.ScoreFiles = rec.ScorePaths()
 		out = append(out, d)

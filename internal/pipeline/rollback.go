@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
@@ -56,7 +55,7 @@ func (p *Pipeline) Rollback(ctx context.Context, req RollbackRequest) (PromoteRe
 	}
 	base := lr.Rules.Platform.EnvRepo.Path
 	envBranch := promoEnvBranch(lr.Rules)
-	owned := []string{envtree.AppDir(base, env.Name, app) + "/", path.Join(envtree.ClusterDir(base, env.Name), app+".yaml")}
+	owned := envtree.OwnedPaths(base, env.Name, app)
 	res := PromoteResult{App: app, To: env.Name, Branch: promotion.RollbackBranch(app, env.Name)}
 
 	auth, err := p.gitAuth(ctx)
@@ -76,19 +75,19 @@ func (p *Pipeline) Rollback(ctx context.Context, req RollbackRequest) (PromoteRe
 	if err != nil {
 		return res, fmt.Errorf("rollback: env branch %s: %w", envBranch, err)
 	}
-	provPath := promoProvenancePath(base, env.Name, app)
+	provPaths := promoProvenancePaths(base, env.Name, app)
 	c, err := repo.CommitObject(ref.Hash())
 	if err != nil {
 		return res, fmt.Errorf("rollback: %w", err)
 	}
-	cur, ok := promoProvenanceAt(c, provPath)
+	cur, ok := promoProvenanceAt(c, provPaths)
 	if !ok {
 		return res, Permanent(fmt.Errorf("rollback %s in %s: %w: %s is not deployed in %s", app, env.Name, ErrNothingToRollBack, app, env.Name))
 	}
 	var target *object.Commit
 	var prov promotion.Provenance
 	for c != nil {
-		pv, found := promoProvenanceAt(c, provPath)
+		pv, found := promoProvenanceAt(c, provPaths)
 		if req.Commit != "" {
 			if found && promotion.SameCommit(pv.Source.Commit, req.Commit) && !promotion.SameCommit(cur.Source.Commit, req.Commit) {
 				target, prov = c, pv
@@ -171,17 +170,21 @@ func (p *Pipeline) Rollback(ctx context.Context, req RollbackRequest) (PromoteRe
 }
 
 // promoProvenanceAt reads the provenance record at file in commit c.
-func promoProvenanceAt(c *object.Commit, file string) (promotion.Provenance, bool) {
-	f, err := c.File(file)
-	if err != nil {
-		return promotion.Provenance{}, false
+func promoProvenanceAt(c *object.Commit, files []string) (promotion.Provenance, bool) {
+	for _, file := range files {
+		f, err := c.File(file)
+		if err != nil {
+			continue
+		}
+		s, err := f.Contents()
+		if err != nil {
+			continue
+		}
+		if prov, err := promotion.ParseProvenance([]byte(s)); err == nil {
+			return prov, true
+		}
 	}
-	s, err := f.Contents()
-	if err != nil {
-		return promotion.Provenance{}, false
-	}
-	prov, err := promotion.ParseProvenance([]byte(s))
-	return prov, err == nil
+	return promotion.Provenance{}, false
 }
 
 // promoFilesAt reads the files under prefixes (folders end in "/") in commit c, looking up

@@ -4,21 +4,27 @@
 // turns objects into file contents; it does not render, match or provision anything, and it
 // never touches Git, the disk, the clock or randomness (the caller writes the files).
 //
-// The layout (see docs/envrepo.md), with <base> the platform's EnvRepo.Path:
+// The layout (see docs/envrepo.md), with <base> the platform's EnvRepo.Path and <shard> the
+// app's fan-out folder (Shard: two hex digits of the SHA-256 of the app id):
 //
-//	<base>/clusters/<env>/<app>.yaml                Flux Kustomization "<app>" → ./<base>/apps/<env>/<app>
-//	<base>/clusters/<env>/shared.yaml               Flux Kustomization "shared" → ./<base>/apps/<env>/_shared
-//	<base>/apps/<env>/<app>/kustomization.yaml      lists the files below, sorted
-//	<base>/apps/<env>/<app>/namespace.yaml          the app's Namespace
-//	<base>/apps/<env>/<app>/<kind>-<name>.yaml      one object per file
-//	<base>/apps/<env>/<app>/.scorebot/provenance.yaml  not a Kubernetes object, never listed
-//	<base>/apps/<env>/_shared/namespace.yaml        the environment's shared Namespace
-//	<base>/apps/<env>/_shared/<name>/...            one folder per shared resource
+//	<base>/clusters/<env>/<shard>/<app>.yaml                 Flux Kustomization "<app>" → ./<base>/apps/<env>/<shard>/<app>
+//	<base>/clusters/<env>/shared.yaml                        Flux Kustomization "shared" → ./<base>/apps/<env>/_shared
+//	<base>/apps/<env>/<shard>/<app>/kustomization.yaml       lists the files below, sorted
+//	<base>/apps/<env>/<shard>/<app>/namespace.yaml           the app's Namespace
+//	<base>/apps/<env>/<shard>/<app>/<kind>-<name>.yaml       one object per file
+//	<base>/apps/<env>/<shard>/<app>/.scorebot/provenance.yaml  not a Kubernetes object, never listed
+//	<base>/apps/<env>/_shared/namespace.yaml                 the environment's shared Namespace
+//	<base>/apps/<env>/_shared/<name>/...                     one folder per shared resource
+//
+// The shard folders keep every directory a one-app commit rewrites small (at most 256
+// entries, about 40 apps each at 10,000 apps), so a commit's cost does not grow with the
+// number of apps in the environment: a Git tree is rewritten whole when one entry changes.
 //
 // clusters/<env>/ and apps/<env>/_shared/ deliberately have no kustomization.yaml: Flux
-// generates one over every YAML file and every sub-folder holding a kustomization.yaml, so
-// each app can add its own file without rewriting a list shared with other apps, and the
-// flux-system/ folder written by `flux bootstrap` keeps being applied.
+// generates one over every YAML file, descending into sub-folders without one and listing
+// each sub-folder that has one, so each app can add its own file without rewriting a list
+// shared with other apps, and the flux-system/ folder written by `flux bootstrap` keeps
+// being applied.
 package envtree
 
 import (
@@ -128,14 +134,87 @@ type Tree struct {
 	Shared []string
 }
 
+// Shard is the fan-out folder of app inside apps/<env>/ and clusters/<env>/: the first two
+// hex digits of the SHA-256 of the app id (as `printf %s APP | sha256sum | cut -c1-2`).
+func Shard(app string) string {
+	sum := sha256.Sum256([]byte(app))
+	return hex.EncodeToString(sum[:1])
+}
+
+// AppsDir is the folder of an environment's apps, relative to the env repo root.
+func AppsDir(base, env string) string { return path.Join(base, "apps", env) }
+
 // AppDir is the folder of an app in an environment, relative to the env repo root.
-func AppDir(base, env, app string) string { return path.Join(base, "apps", env, app) }
+func AppDir(base, env, app string) string { return path.Join(AppsDir(base, env), Shard(app), app) }
 
 // SharedRoot is the folder of an environment's shared resources.
-func SharedRoot(base, env string) string { return path.Join(base, "apps", env, SharedDir) }
+func SharedRoot(base, env string) string { return path.Join(AppsDir(base, env), SharedDir) }
 
 // ClusterDir is the folder `flux bootstrap --path` points at for an environment.
 func ClusterDir(base, env string) string { return path.Join(base, "clusters", env) }
+
+// KustomizationFile is the file of an app's Flux Kustomization.
+func KustomizationFile(base, env, app string) string {
+	return path.Join(ClusterDir(base, env), Shard(app), app+".yaml")
+}
+
+// ProvenancePath is an app's provenance record.
+func ProvenancePath(base, env, app string) string {
+	return path.Join(AppDir(base, env, app), ProvenanceFile)
+}
+
+// OwnedPaths are the path prefixes an app owns in an environment (folders end with "/"):
+// its folder and its Flux Kustomization, and where the layout before the shard folders put
+// them (LegacyPaths), so that the first write of an app moves it in the same commit.
+func OwnedPaths(base, env, app string) []string {
+	out := []string{AppDir(base, env, app) + "/", KustomizationFile(base, env, app)}
+	out = append(out, LegacyPaths(base, env, app)...)
+	slices.Sort(out)
+	return out
+}
+
+var shardName = regexp.MustCompile(`^[0-9a-f]{2}$`)
+
+// LegacyPaths are where the first layout, without shard folders, put an app:
+// apps/<env>/<app>/ and clusters/<env>/<app>.yaml. The folder is left out for an app whose id
+// is itself a shard name (two hex digits), since that folder now holds other apps.
+func LegacyPaths(base, env, app string) []string {
+	out := []string{path.Join(ClusterDir(base, env), app+".yaml")}
+	if !shardName.MatchString(app) {
+		out = append(out, path.Join(AppsDir(base, env), app)+"/")
+	}
+	return out
+}
+
+// LegacyProvenancePath is an app's provenance record in the first layout.
+func LegacyProvenancePath(base, env, app string) string {
+	return path.Join(AppsDir(base, env), app, ProvenanceFile)
+}
+
+// RecordApp reports which app a file under AppsDir(base, env) is the provenance record of,
+// in the current layout (<shard>/<app>/.scorebot/provenance.yaml, with the app's own shard)
+// or the first one (<app>/.scorebot/provenance.yaml).
+func RecordApp(base, env, file string) (string, bool) {
+	rel, ok := strings.CutPrefix(file, AppsDir(base, env)+"/")
+	if !ok {
+		return "", false
+	}
+	dir, ok := strings.CutSuffix(rel, "/"+ProvenanceFile)
+	if !ok {
+		return "", false
+	}
+	shard, app, sharded := strings.Cut(dir, "/")
+	switch {
+	case !sharded:
+		app = dir
+	case strings.Contains(app, "/") || shard != Shard(app):
+		return "", false
+	}
+	if CheckName("app", app) != nil {
+		return "", false
+	}
+	return app, true
+}
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
@@ -181,8 +260,8 @@ func Build(app App) (*Tree, error) {
 	}
 	t := &Tree{Files: map[string][]byte{}}
 	appDir := AppDir(app.Base, app.Env, app.AppID)
-	clusterFile := path.Join(ClusterDir(app.Base, app.Env), app.AppID+".yaml")
-	t.Owned = []string{appDir + "/", clusterFile}
+	clusterFile := KustomizationFile(app.Base, app.Env, app.AppID)
+	t.Owned = OwnedPaths(app.Base, app.Env, app.AppID)
 
 	ns, err := namespaceObject(app.Namespace, app.Env, "app "+app.AppID)
 	if err != nil {

@@ -91,7 +91,7 @@ func TestBuildGoldenAndKustomize(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantBuilt := []string{"apps/development/_shared", "apps/development/_shared/redis-default-cache-", "apps/development/shop", "clusters/development"}
+			wantBuilt := []string{"apps/development/_shared", "apps/development/_shared/redis-default-cache-", "apps/development/8d/shop", "clusters/development"}
 			var built []string
 			for d := range res.Built {
 				built = append(built, d)
@@ -104,7 +104,9 @@ func TestBuildGoldenAndKustomize(t *testing.T) {
 				}
 			}
 			if got := tree.Owned; !slices.Equal(got, []string{
-				strings.TrimPrefix(base+"/apps/development/shop/", "/"),
+				strings.TrimPrefix(base+"/apps/development/8d/shop/", "/"),
+				strings.TrimPrefix(base+"/apps/development/shop/", "/"), // the first layout's, moved away
+				strings.TrimPrefix(base+"/clusters/development/8d/shop.yaml", "/"),
 				strings.TrimPrefix(base+"/clusters/development/shop.yaml", "/"),
 			}) {
 				t.Errorf("Owned = %v", got)
@@ -209,5 +211,36 @@ func TestSharedName(t *testing.T) {
 			t.Errorf("%q and %q share %q", prev, uid, n)
 		}
 		seen[n] = uid
+	}
+}
+
+func TestShardAndRecordApp(t *testing.T) {
+	// The documented shell recipe: printf %s shop | sha256sum | cut -c1-2
+	if got := Shard("shop"); got != "8d" {
+		t.Errorf("Shard(shop) = %q, want 8d", got)
+	}
+	if got := KustomizationFile("envs/acme", "dev", "shop"); got != "envs/acme/clusters/dev/8d/shop.yaml" {
+		t.Errorf("KustomizationFile = %q", got)
+	}
+	for _, c := range []struct {
+		file, app string
+		ok        bool
+	}{
+		{"apps/dev/8d/shop/.scorebot/provenance.yaml", "shop", true},
+		{"apps/dev/shop/.scorebot/provenance.yaml", "shop", true}, // the first layout
+		{"apps/dev/00/shop/.scorebot/provenance.yaml", "", false}, // not shop's shard
+		{"apps/dev/8d/shop/x/.scorebot/provenance.yaml", "", false},
+		{"apps/dev/_shared/.scorebot/provenance.yaml", "", false},
+		{"apps/staging/8d/shop/.scorebot/provenance.yaml", "", false},
+		{"apps/dev/8d/shop/namespace.yaml", "", false},
+	} {
+		app, ok := RecordApp("", "dev", c.file)
+		if app != c.app || ok != c.ok {
+			t.Errorf("RecordApp(%s) = %q, %v; want %q, %v", c.file, app, ok, c.app, c.ok)
+		}
+	}
+	// An app named like a shard keeps its first-layout folder: it now holds other apps.
+	if got := LegacyPaths("", "dev", "ab"); !slices.Equal(got, []string{"clusters/dev/ab.yaml"}) {
+		t.Errorf("LegacyPaths(ab) = %v", got)
 	}
 }
