@@ -47,12 +47,12 @@ func TestPushThroughPromotion(t *testing.T) {
 
 	// The sandbox's rules are examples/rules, where staging has autoMerge: the bot would merge
 	// its own PR. Make staging a reviewed merge, as production is, so the merge is a person's
-	// (this test's) through the stand-in; and map demo-app to the shop's app id and Score
-	// files, as a platform team lists its apps.
+	// (this test's) through the stand-in; and give demo-app the shop's app id (the sandbox
+	// mapped it to the shop's two Score files under the id demo-app when it seeded the rules).
 	platform := readWorktree(t, wt, "platform.yaml")
 	edited := strings.Replace(platform, "    autoMerge: true", "", 1)
-	edited = strings.Replace(edited, "apps:\n", "apps:\n  - repo: local/demo-app\n    appId: shop\n    scoreFiles: [\"score.yaml\", \"*.score.yaml\"]\n", 1)
-	if edited == platform || !strings.Contains(edited, "local/demo-app") || strings.Contains(edited, "autoMerge") {
+	edited = strings.Replace(edited, "  - repo: local/demo-app\n    appId: demo-app\n", "  - repo: local/demo-app\n    appId: shop\n", 1)
+	if edited == platform || !strings.Contains(edited, "local/demo-app\n    appId: shop\n") || strings.Contains(edited, "autoMerge") {
 		t.Fatalf("examples/rules/platform.yaml changed shape; update this test's edit:\n%s", platform)
 	}
 	gitCommitFile(t, wt, "platform.yaml", edited, "staging: reviewed merges; demo-app is the shop")

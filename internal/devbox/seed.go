@@ -51,6 +51,9 @@ func (s *Sandbox) seed(ctx context.Context) error {
 		if files[platformFile], err = pointEnvRepo(files[platformFile], s.CloneURL(RepoEnv)); err != nil {
 			return fmt.Errorf("seed %s: %w", RepoRules, err)
 		}
+		if files[platformFile], err = mapDemoApp(files[platformFile], Owner+"/"+RepoApp, s.cfg.App); err != nil {
+			return fmt.Errorf("seed %s: %w", RepoRules, err)
+		}
 		if _, err := s.git.Seed(RepoRules, files, "Example rules from Scorebot's examples/rules, env repo "+s.CloneURL(RepoEnv)); err != nil {
 			return fmt.Errorf("seed %s: %w", RepoRules, err)
 		}
@@ -108,10 +111,55 @@ func pointEnvRepo(platform []byte, url string) ([]byte, error) {
 		envRepo.Content = append(envRepo.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "url"},
 			&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: url})
 	}
+	return encodePlatform(&doc)
+}
+
+// mapDemoApp gives repo (demo-app) the Score files of the example app it was seeded from: the
+// example rules map acme/<example> to them (the shop has two, score.yaml and
+// worker.score.yaml), and without an entry of its own demo-app would deploy score.yaml
+// alone. The app id stays demo-app. A platform file that maps repo already, or an example
+// with the default Score file, is returned unchanged.
+func mapDemoApp(platform []byte, repo, example string) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(platform, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", platformFile, err)
+	}
+	if len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%s: not a mapping", platformFile)
+	}
+	apps := mapValue(doc.Content[0], "apps")
+	if apps == nil || apps.Kind != yaml.SequenceNode {
+		return platform, nil
+	}
+	var scoreFiles *yaml.Node
+	for _, a := range apps.Content {
+		if a.Kind != yaml.MappingNode {
+			continue
+		}
+		if r := mapValue(a, "repo"); r != nil && r.Value == repo {
+			return platform, nil
+		}
+		if id := mapValue(a, "appId"); id != nil && id.Value == example {
+			scoreFiles = mapValue(a, "scoreFiles")
+		}
+	}
+	if scoreFiles == nil {
+		return platform, nil
+	}
+	str := func(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: v} }
+	entry := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
+		str("repo"), str(repo), str("appId"), str(RepoApp), str("scoreFiles"), scoreFiles,
+	}}
+	entry.HeadComment = "the sandbox's app repo, seeded from examples/apps/" + example
+	apps.Content = append(apps.Content, entry)
+	return encodePlatform(&doc)
+}
+
+func encodePlatform(doc *yaml.Node) ([]byte, error) {
 	var out bytes.Buffer
 	enc := yaml.NewEncoder(&out)
 	enc.SetIndent(2)
-	if err := enc.Encode(&doc); err != nil {
+	if err := enc.Encode(doc); err != nil {
 		return nil, fmt.Errorf("%s: %w", platformFile, err)
 	}
 	if err := enc.Close(); err != nil {
