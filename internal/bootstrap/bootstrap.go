@@ -1,9 +1,11 @@
 // Package bootstrap owns the Flux objects that make a cluster follow one environment of the
 // env repo: clusters/<env>/flux-system/gotk-sync.yaml (the GitRepository and Kustomization
 // named flux-system) and the kustomization.yaml beside it, in the shape `flux bootstrap
-// --path clusters/<env>` writes them. It is pure: options in, file contents out. It does not
-// install Flux's controllers (gotk-components.yaml comes from the Flux CLI), and it never
-// touches Git, the disk, the network or the clock; callers write or commit the files.
+// --path clusters/<env>` writes them, and the title and body of the pull request that
+// proposes them (PR, on the bot-owned branch PRBranch). It is pure: options in, file contents
+// and text out. It does not install Flux's controllers (gotk-components.yaml comes from the
+// Flux CLI), and it never touches Git, the disk, the network or the clock; callers write,
+// commit or propose the files.
 package bootstrap
 
 import (
