@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,9 +14,11 @@ import (
 	"strings"
 
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/google/go-github/v60/github"
 
 	"github.com/scorebot/scorebot/internal/bootstrap"
 	"github.com/scorebot/scorebot/internal/envrepo"
+	"github.com/scorebot/scorebot/internal/forge"
 )
 
 const bootstrapUsage = `Usage: bot bootstrap --env-repo URL --env NAME [flags]
@@ -23,9 +26,11 @@ const bootstrapUsage = `Usage: bot bootstrap --env-repo URL --env NAME [flags]
 Writes the Flux objects that make a cluster follow one environment of the env repo:
 <path>/clusters/<env>/flux-system/gotk-sync.yaml (GitRepository and Kustomization
 "flux-system", as "flux bootstrap --path clusters/<env>" writes them) and the
-kustomization.yaml beside it. Without --out or --commit the files are printed to stdout;
-with --commit they are pushed to the env repo's branch as one commit (other files, such
-as a gotk-components.yaml already there, are left alone).
+kustomization.yaml beside it. Without --out, --commit or --pr the files are printed to
+stdout; with --commit they are pushed to the env repo's branch as one commit (other files,
+such as a gotk-components.yaml already there, are left alone); with --pr they are pushed as
+one commit on the branch's head to the bot-owned branch scorebot/bootstrap/<env>, and a pull
+request into --branch is opened (or the open one updated) and its URL printed.
 Flux's controllers come from "flux install --export > gotk-components.yaml" (see
 --components and docs/deploy.md).
 
@@ -41,8 +46,9 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fs.PrintDefaults()
 	}
 	var opts bootstrap.Options
-	var out, components, pushURL, tokenFile, dataDir string
-	var commit bool
+	var out, components string
+	var commit, pr bool
+	var push pushFlags
 	fs.StringVar(&opts.RepoURL, "env-repo", "", "env repo clone URL (http, https or ssh) Flux fetches (required)")
 	fs.StringVar(&opts.Env, "env", "", "environment the cluster follows (required)")
 	fs.StringVar(&opts.Branch, "branch", bootstrap.DefaultBranch, "env repo branch")
@@ -52,31 +58,39 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&components, "components", "", `file holding "flux install --export" output, written as gotk-components.yaml and listed in kustomization.yaml`)
 	fs.StringVar(&out, "out", "", "write the files under this directory (the env repo checkout) instead of stdout")
 	fs.BoolVar(&commit, "commit", false, "commit the files to --branch of the env repo and push (instead of stdout)")
-	fs.StringVar(&pushURL, "push-url", "", "with --commit: the URL to push to, when it differs from the one Flux fetches (default --env-repo)")
-	fs.StringVar(&tokenFile, "git-token-file", "", "with --commit: file holding an HTTPS token for the push (GitHub App installation or personal token)")
-	fs.StringVar(&dataDir, "data-dir", "", "with --commit: keep the local clone here (default: a temporary directory, removed afterwards)")
+	fs.BoolVar(&pr, "pr", false, "push the files to the branch scorebot/bootstrap/<env> and open (or update) a pull request into --branch on GitHub; prints its URL")
+	fs.StringVar(&push.url, "push-url", "", "with --commit or --pr: the URL to push to, when it differs from the one Flux fetches (default --env-repo)")
+	fs.StringVar(&push.tokenFile, "git-token-file", "", "with --commit or --pr: file holding an HTTPS token for the push and, with --pr, the GitHub API (GitHub App installation or personal token)")
+	fs.StringVar(&push.dataDir, "data-dir", "", "with --commit or --pr: keep the local clone here (default: a temporary directory, removed afterwards)")
+	fs.StringVar(&push.apiURL, "github-api-url", "https://api.github.com/", "with --pr: GitHub REST API base URL (GitHub Enterprise: https://HOST/api/v3/)")
+	fs.StringVar(&push.repo, "github-repo", "", "with --pr: the env repo's OWNER/NAME on GitHub (default: the last two path elements of the push URL)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "bot bootstrap: unexpected argument %q\n", fs.Arg(0))
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	usage := func(msg string) error {
+		fmt.Fprintln(stderr, "bot bootstrap: "+msg)
 		fs.Usage()
 		return errUsage
 	}
-	if opts.RepoURL == "" || opts.Env == "" {
-		fmt.Fprintln(stderr, "bot bootstrap: --env-repo and --env are required")
-		fs.Usage()
-		return errUsage
-	}
-	if commit && out != "" {
-		fmt.Fprintln(stderr, "bot bootstrap: --commit and --out exclude each other: push to the env repo, or write files to a checkout")
-		fs.Usage()
-		return errUsage
-	}
-	if !commit && (pushURL != "" || tokenFile != "" || dataDir != "") {
-		fmt.Fprintln(stderr, "bot bootstrap: --push-url, --git-token-file and --data-dir only apply with --commit")
-		fs.Usage()
-		return errUsage
+	switch {
+	case fs.NArg() > 0:
+		return usage(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	case opts.RepoURL == "" || opts.Env == "":
+		return usage("--env-repo and --env are required")
+	case commit && out != "":
+		return usage("--commit and --out exclude each other: push to the env repo, or write files to a checkout")
+	case pr && commit:
+		return usage("--pr and --commit exclude each other: --pr proposes the files in a pull request, --commit pushes them to --branch itself")
+	case pr && out != "":
+		return usage("--pr and --out exclude each other: --pr pushes the files to a branch of the env repo, --out writes them to a checkout")
+	case !commit && !pr && (set["push-url"] || set["git-token-file"] || set["data-dir"]):
+		return usage("--push-url, --git-token-file and --data-dir only apply with --commit or --pr")
+	case !pr && (set["github-api-url"] || set["github-repo"]):
+		return usage("--github-api-url and --github-repo only apply with --pr")
+	case pr && push.tokenFile == "":
+		return usage("--pr needs --git-token-file: the token pushes the branch and opens the pull request")
 	}
 	if components != "" {
 		b, err := os.ReadFile(components)
@@ -89,13 +103,15 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	if commit {
-		if pushURL == "" {
-			pushURL = opts.RepoURL
-		}
-		return commitFiles(ctx, opts, files, pushURL, tokenFile, dataDir, stdout, stderr)
+	if push.url == "" {
+		push.url = opts.RepoURL
 	}
-	if out == "" {
+	switch {
+	case commit:
+		return commitFiles(ctx, opts, files, push, stdout, stderr)
+	case pr:
+		return proposeFiles(ctx, opts, files, push, stdout, stderr)
+	case out == "":
 		return printFiles(stdout, files)
 	}
 	if err := ctx.Err(); err != nil {
@@ -107,6 +123,15 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fmt.Fprintf(stderr, "wrote %s (commit it to the env repo, then apply it once: kubectl apply -k %s)\n",
 		filepath.Join(out, filepath.FromSlash(bootstrap.Dir(opts))), filepath.Join(out, filepath.FromSlash(bootstrap.Dir(opts))))
 	return nil
+}
+
+// pushFlags say where and how --commit and --pr push, and where --pr opens its pull request.
+type pushFlags struct {
+	url       string // the env repo URL to push to
+	tokenFile string // HTTPS token for git and, with --pr, the GitHub API
+	dataDir   string // local clone; "" for a temporary one
+	apiURL    string // GitHub REST API root
+	repo      string // OWNER/NAME on GitHub; "" to read it from url
 }
 
 func sortedPaths(files map[string][]byte) []string {
@@ -164,55 +189,172 @@ func writeFilesAtomically(dir string, files map[string][]byte) error {
 	return nil
 }
 
-// commitFiles pushes files to the env repo's branch as one commit with internal/envrepo:
-// only these paths change, and a re-run that changes nothing makes no commit.
-func commitFiles(ctx context.Context, opts bootstrap.Options, files map[string][]byte, pushURL, tokenFile, dataDir string, stdout, stderr io.Writer) error {
+// openEnvRepo opens the env repo's local clone for a push with internal/envrepo, reading the
+// token from push.tokenFile; cleanup removes a temporary clone.
+func openEnvRepo(opts bootstrap.Options, push pushFlags, stderr io.Writer) (repo *envrepo.Repo, token forge.Secret, cleanup func(), err error) {
+	branch := opts.Branch
+	if branch == "" {
+		branch = bootstrap.DefaultBranch
+	}
 	cfg := envrepo.Config{
-		URL:    pushURL,
-		Branch: opts.Branch,
+		URL:    push.url,
+		Branch: branch,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
-	if tokenFile != "" {
-		b, err := os.ReadFile(tokenFile)
+	if push.tokenFile != "" {
+		b, err := readSecretFile(push.tokenFile, "--git-token-file", "the HTTPS token (GitHub App installation or personal token)")
 		if err != nil {
-			return fmt.Errorf("--git-token-file: %w", err)
+			return nil, "", nil, err
 		}
-		token := strings.TrimSpace(string(b))
-		if token == "" {
-			return fmt.Errorf("--git-token-file %s is empty: put the token in it", tokenFile)
-		}
+		token = forge.Secret(b)
 		// GitHub takes any user name with a token; x-access-token is what App tokens use.
-		cfg.Auth = &githttp.BasicAuth{Username: "x-access-token", Password: token}
+		cfg.Auth = &githttp.BasicAuth{Username: "x-access-token", Password: token.Reveal()}
 	}
-	if dataDir == "" {
+	cleanup = func() {}
+	dir := push.dataDir
+	if dir == "" {
 		tmp, err := os.MkdirTemp("", "bot-bootstrap-*")
 		if err != nil {
-			return err
+			return nil, "", nil, err
 		}
-		defer os.RemoveAll(tmp)
-		dataDir = tmp
+		cleanup = func() { os.RemoveAll(tmp) }
+		dir = tmp
 	}
-	cfg.Dir = filepath.Join(dataDir, "env.git")
-	repo, err := envrepo.Open(cfg)
+	cfg.Dir = filepath.Join(dir, "env.git")
+	repo, err = envrepo.Open(cfg)
 	if err != nil {
-		return fmt.Errorf("open env repo: %w", err)
+		cleanup()
+		return nil, "", nil, fmt.Errorf("open env repo: %w", err)
 	}
-	msg := envrepo.Message{
+	return repo, token, cleanup, nil
+}
+
+// bootstrapMessage is the commit message of the bootstrap files, on --branch or on the PR branch.
+func bootstrapMessage(opts bootstrap.Options) envrepo.Message {
+	return envrepo.Message{
 		Subject: fmt.Sprintf("bootstrap Flux for %s", opts.Env),
 		Body: fmt.Sprintf("A cluster bootstrapped with %s follows %s of this repo.",
 			bootstrap.Dir(opts), bootstrap.SyncPath(opts)),
 		Trailers: []envrepo.Trailer{{Key: "Scorebot-Env", Value: opts.Env}},
 	}
-	res, err := repo.Apply(ctx, msg, envrepo.Change{Files: files})
+}
+
+// commitFiles pushes files to the env repo's branch as one commit with internal/envrepo:
+// only these paths change, and a re-run that changes nothing makes no commit.
+func commitFiles(ctx context.Context, opts bootstrap.Options, files map[string][]byte, push pushFlags, stdout, stderr io.Writer) error {
+	repo, _, done, err := openEnvRepo(opts, push, stderr)
 	if err != nil {
-		return fmt.Errorf("commit to %s: %w", redacted(pushURL), err)
+		return err
+	}
+	defer done()
+	res, err := repo.Apply(ctx, bootstrapMessage(opts), envrepo.Change{Files: files})
+	if err != nil {
+		return fmt.Errorf("commit to %s: %w", redacted(push.url), err)
 	}
 	if !res.Changed {
-		fmt.Fprintf(stdout, "%s already holds these files at %s; nothing committed\n", redacted(pushURL), res.Commit)
+		fmt.Fprintf(stdout, "%s already holds these files at %s; nothing committed\n", redacted(push.url), res.Commit)
 		return nil
 	}
-	fmt.Fprintf(stdout, "committed %s to %s\n", res.Commit, redacted(pushURL))
+	fmt.Fprintf(stdout, "committed %s to %s\n", res.Commit, redacted(push.url))
 	return nil
+}
+
+// proposeFiles pushes files as one commit on the env branch's head to the bot-owned branch
+// scorebot/bootstrap/<env> and opens the pull request into the env branch, or updates the
+// open one: one pull request per environment. When the env branch already holds the files,
+// nothing is pushed and no pull request is opened.
+func proposeFiles(ctx context.Context, opts bootstrap.Options, files map[string][]byte, push pushFlags, stdout, stderr io.Writer) error {
+	want, err := bootstrap.PR(opts)
+	if err != nil {
+		return err
+	}
+	ghRepo, err := envRepoOnGitHub(push)
+	if err != nil {
+		return err
+	}
+	repo, token, done, err := openEnvRepo(opts, push, stderr)
+	if err != nil {
+		return err
+	}
+	defer done()
+	fc, err := forge.New(forge.Config{BaseURL: push.apiURL, Token: token, UserAgent: "scorebot-bootstrap",
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	if err != nil {
+		return fmt.Errorf("--github-api-url %s: %w", push.apiURL, err)
+	}
+
+	res, err := repo.PushBranch(ctx, want.Branch, want.Base, bootstrapMessage(opts), envrepo.Change{Files: files})
+	if errors.Is(err, envrepo.ErrNoBranch) {
+		return fmt.Errorf("push %s to %s: %w (the pull request goes into --branch %s: create it, or name an existing branch)", want.Branch, redacted(push.url), err, want.Base)
+	}
+	if err != nil {
+		return fmt.Errorf("push %s to %s: %w", want.Branch, redacted(push.url), err)
+	}
+	open, err := fc.ListPRs(ctx, ghRepo, "open", ghRepo.Owner+":"+want.Branch, want.Base)
+	if err != nil {
+		return fmt.Errorf("list pull requests of %s from %s: %w", ghRepo, want.Branch, err)
+	}
+	if !res.Changed && res.Parent == "" {
+		// The env branch's tree already holds the files: there is nothing to propose.
+		fmt.Fprintf(stdout, "%s of %s already holds these files at %s; no pull request needed\n", want.Base, redacted(push.url), res.Commit)
+		for _, p := range open {
+			fmt.Fprintf(stderr, "note: pull request #%d from %s is still open, but %s already holds the files this run proposes: close it unless its files are wanted: %s\n",
+				p.GetNumber(), want.Branch, want.Base, p.GetHTMLURL())
+		}
+		return nil
+	}
+	if len(open) == 0 {
+		p, err := fc.CreatePR(ctx, ghRepo, forge.NewPR{Title: want.Title, Head: want.Branch, Base: want.Base, Body: want.Body})
+		if err != nil {
+			return fmt.Errorf("open pull request on %s from %s: %w", ghRepo, want.Branch, err)
+		}
+		fmt.Fprintf(stdout, "opened pull request #%d into %s from %s (%s): %s\n", p.GetNumber(), want.Base, want.Branch, shortSHA(res.Commit), p.GetHTMLURL())
+		return nil
+	}
+	p := open[0]
+	edited := false
+	if p.GetTitle() != want.Title || p.GetBody() != want.Body {
+		if p, _, err = fc.GitHub().PullRequests.Edit(ctx, ghRepo.Owner, ghRepo.Name, p.GetNumber(),
+			&github.PullRequest{Title: github.String(want.Title), Body: github.String(want.Body)}); err != nil {
+			return fmt.Errorf("update %s#%d: %w", ghRepo, open[0].GetNumber(), err)
+		}
+		edited = true
+	}
+	switch {
+	case res.Changed:
+		fmt.Fprintf(stdout, "updated pull request #%d: pushed %s to %s: %s\n", p.GetNumber(), shortSHA(res.Commit), want.Branch, p.GetHTMLURL())
+	case edited:
+		fmt.Fprintf(stdout, "updated the description of pull request #%d; %s already held these files: %s\n", p.GetNumber(), want.Branch, p.GetHTMLURL())
+	default:
+		fmt.Fprintf(stdout, "pull request #%d is up to date: %s already holds these files on the head of %s; nothing pushed: %s\n",
+			p.GetNumber(), want.Branch, want.Base, p.GetHTMLURL())
+	}
+	return nil
+}
+
+// envRepoOnGitHub is the env repo's owner/name on GitHub: --github-repo, else the last two
+// path elements of the push URL (https://github.com/acme/env.git → acme/env).
+func envRepoOnGitHub(push pushFlags) (forge.Repo, error) {
+	if push.repo != "" {
+		r, err := forge.ParseRepo(push.repo)
+		if err != nil {
+			return forge.Repo{}, fmt.Errorf("--github-repo %q: %w (give OWNER/NAME)", push.repo, err)
+		}
+		return r, nil
+	}
+	u, err := url.Parse(push.url)
+	if err != nil {
+		return forge.Repo{}, fmt.Errorf("push URL %s: %w", redacted(push.url), err)
+	}
+	parts := strings.Split(strings.Trim(strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), ".git"), "/"), "/")
+	if len(parts) < 2 {
+		return forge.Repo{}, fmt.Errorf("push URL %s: cannot tell the env repo's owner/name on GitHub from its path: pass --github-repo OWNER/NAME", redacted(push.url))
+	}
+	r, err := forge.ParseRepo(parts[len(parts)-2] + "/" + parts[len(parts)-1])
+	if err != nil {
+		return forge.Repo{}, fmt.Errorf("push URL %s: %w (pass --github-repo OWNER/NAME)", redacted(push.url), err)
+	}
+	return r, nil
 }
 
 // redacted hides a password in a URL, for messages.

@@ -3,14 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/scorebot/scorebot/internal/bootstrap"
 	"github.com/scorebot/scorebot/internal/envrepo"
+	"github.com/scorebot/scorebot/internal/forge"
+	"github.com/scorebot/scorebot/internal/forge/standin"
 	"github.com/scorebot/scorebot/internal/githost"
 )
 
@@ -112,6 +116,13 @@ func TestBootstrapCLIErrors(t *testing.T) {
 		{"bad env", []string{"bootstrap", "--env-repo", "https://h/r", "--env", "Prod"}, 1, "DNS label"},
 		{"commit and out", []string{"bootstrap", "--env-repo", "https://h/r", "--env", "dev", "--commit", "--out", "x"}, 2, "exclude each other"},
 		{"push-url without commit", []string{"bootstrap", "--env-repo", "https://h/r", "--env", "dev", "--push-url", "https://h/r"}, 2, "only apply with --commit"},
+		{"pr and commit", []string{"bootstrap", "--env-repo", "https://h/r", "--env", "dev", "--pr", "--commit", "--git-token-file", "t"}, 2, "--pr and --commit exclude each other"},
+		{"pr and out", []string{"bootstrap", "--env-repo", "https://h/r", "--env", "dev", "--pr", "--out", "x", "--git-token-file", "t"}, 2, "--pr and --out exclude each other"},
+		{"pr without token", []string{"bootstrap", "--env-repo", "https://h/r", "--env", "dev", "--pr"}, 2, "--pr needs --git-token-file"},
+		{"github-api-url without pr", []string{"bootstrap", "--env-repo", "https://h/r", "--env", "dev", "--commit", "--github-api-url", "https://ghe/api/v3/"}, 2, "--github-api-url and --github-repo only apply with --pr"},
+		{"github-repo without pr", []string{"bootstrap", "--env-repo", "https://h/r", "--env", "dev", "--github-repo", "a/b"}, 2, "only apply with --pr"},
+		{"bad github-repo", []string{"bootstrap", "--env-repo", "https://h/r", "--env", "dev", "--pr", "--git-token-file", "/dev/null", "--github-repo", "nope"}, 1, "--github-repo \"nope\""},
+		{"empty token file", []string{"bootstrap", "--env-repo", "https://h/r", "--env", "dev", "--pr", "--git-token-file", "/dev/null", "--github-repo", "a/b"}, 1, "--git-token-file: /dev/null is empty"},
 		{"missing components", []string{"bootstrap", "--env-repo", "https://h/r", "--env", "dev", "--components", "/nonexistent/x.yaml"}, 1, "--components"},
 	}
 	for _, tc := range tests {
@@ -203,5 +214,185 @@ func TestBootstrapCLICommit(t *testing.T) {
 	}
 	if again != head || !strings.Contains(stdout.String(), "nothing committed") {
 		t.Errorf("second run moved main %s → %s (%q)", head, again, stdout.String())
+	}
+}
+
+// TestBootstrapCLIPR proposes the files in a pull request: the env repo is served over real
+// git smart HTTP and the GitHub stand-in answers the REST API, behind one server.
+func TestBootstrapCLIPR(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	gh, err := standin.New(standin.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := githost.New(filepath.Join(dir, "git"), githost.WithOnPush(func(repo string, ups []githost.RefUpdate) {
+		owner, name, _ := strings.Cut(repo, "/")
+		for _, u := range ups {
+			if b, ok := strings.CutPrefix(u.Name, "refs/heads/"); ok && u.New != githost.ZeroSHA {
+				gh.BranchPushed(owner, name, b, u.New)
+			}
+		}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh.HeadOf = func(owner, repo, branch string) (string, error) { return host.Head(ctx, owner+"/"+repo, branch) }
+	gh.Merge = func(owner, repo, base, head, msg string) (string, error) {
+		return host.Merge(owner+"/"+repo, base, head, msg)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/git/", host)
+	mux.Handle("/api/v3/", gh)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	gh.URL = srv.URL
+
+	seedFiles := map[string][]byte{"README.md": []byte("env repo\n"), "clusters/staging/shop.yaml": []byte("# an app\n")}
+	seed, err := host.Seed("acme/env", seedFiles, "seed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := githost.URL(srv.URL, "acme/env")
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("as:scorebot[bot]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const branch = "scorebot/bootstrap/staging"
+	bootstrapPR := func(extra ...string) (string, string) {
+		t.Helper()
+		args := append([]string{"bootstrap", "--env-repo", url, "--env", "staging", "--pr",
+			"--git-token-file", tokenFile, "--github-api-url", srv.URL + "/api/v3/", "--data-dir", t.TempDir()}, extra...)
+		var stdout, stderr bytes.Buffer
+		if code := run(ctx, args, &stdout, &stderr); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+		t.Logf("bot %s:\n%s%s", strings.Join(extra, " "), stdout.String(), stderr.String())
+		return stdout.String(), stderr.String()
+	}
+	reader, err := envrepo.Open(envrepo.Config{URL: url, Dir: filepath.Join(dir, "check.git")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// check says the env repo's branch holds the seed plus the files of opts, and the one
+	// pull request is open from it with the title and body of opts, at its head.
+	check := func(opts bootstrap.Options) (head string) {
+		t.Helper()
+		want, err := bootstrap.Files(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p, b := range seedFiles {
+			want[p] = b
+		}
+		tree, err := reader.ReadBranchTree(ctx, branch, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tree) != len(want) {
+			t.Errorf("%s holds %d files, want %d", branch, len(tree), len(want))
+		}
+		for p, b := range want {
+			if !bytes.Equal(tree[p], b) {
+				t.Errorf("%s: %s = %q, want %q", branch, p, tree[p], b)
+			}
+		}
+		if head, err = host.Head(ctx, "acme/env", branch); err != nil {
+			t.Fatal(err)
+		}
+		wantPR, err := bootstrap.PR(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prs := gh.PullRequests("acme", "env")
+		if len(prs) != 1 {
+			t.Fatalf("%d pull requests, want 1: %+v", len(prs), prs)
+		}
+		if pr := prs[0]; pr.State != "open" || pr.Head != branch || pr.Base != "main" || pr.HeadSHA != head ||
+			pr.Title != wantPR.Title || pr.Body != wantPR.Body {
+			t.Errorf("pull request %+v, want open from %s at %s into main with the title and body of bootstrap.PR", pr, branch, head)
+		}
+		return head
+	}
+	mainIs := func(want string) {
+		t.Helper()
+		if got, err := host.Head(ctx, "acme/env", "main"); err != nil || got != want {
+			t.Errorf("main at %s (%v), want it untouched at %s", got, err, want)
+		}
+	}
+	prURL := srv.URL + "/acme/env/pull/1"
+
+	// The first run pushes one commit on main's head and opens the pull request.
+	out, _ := bootstrapPR()
+	if !strings.Contains(out, "opened pull request #1") || !strings.HasSuffix(out, prURL+"\n") {
+		t.Errorf("stdout %q does not say it opened %s", out, prURL)
+	}
+	head := check(bootstrap.Options{RepoURL: url, Env: "staging"})
+	mainIs(seed)
+	onBranch, err := envrepo.Open(envrepo.Config{URL: url, Branch: branch, Dir: filepath.Join(dir, "branch.git")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if log, err := onBranch.Log(ctx, 1); err != nil || len(log) != 1 || log[0].Hash != head || len(log[0].Parents) != 1 ||
+		log[0].Parents[0] != seed || !strings.HasPrefix(log[0].Message, "bootstrap Flux for staging\n") {
+		t.Errorf("branch log %+v (%v), want one bootstrap commit %s on main's head %s", log, err, head, seed)
+	}
+
+	// Again, unchanged: nothing pushed, no second pull request.
+	out, _ = bootstrapPR()
+	if !strings.Contains(out, "pull request #1 is up to date") || !strings.Contains(out, "nothing pushed") || !strings.HasSuffix(out, prURL+"\n") {
+		t.Errorf("second run: stdout %q, want up to date", out)
+	}
+	if again := check(bootstrap.Options{RepoURL: url, Env: "staging"}); again != head {
+		t.Errorf("second run moved %s %s → %s", branch, head, again)
+	}
+	mainIs(seed)
+
+	// Another interval: the same branch and pull request are updated.
+	out, _ = bootstrapPR("--interval", "5m")
+	if !strings.Contains(out, "updated pull request #1") || !strings.HasSuffix(out, prURL+"\n") {
+		t.Errorf("third run: stdout %q, want the pull request updated", out)
+	}
+	updated := check(bootstrap.Options{RepoURL: url, Env: "staging", Interval: 5 * time.Minute})
+	if updated == head {
+		t.Errorf("%s not updated", branch)
+	}
+	mainIs(seed)
+
+	// main moves on: the branch is built again on its new head, in the same pull request.
+	seedFiles["clusters/staging/blog.yaml"] = []byte("# another app\n")
+	moved, err := host.Commit(ctx, "acme/env", "main", seedFiles, "blog") // the whole tree of main
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ = bootstrapPR("--interval", "5m")
+	if !strings.Contains(out, "updated pull request #1") {
+		t.Errorf("after main moved: stdout %q, want the pull request updated", out)
+	}
+	check(bootstrap.Options{RepoURL: url, Env: "staging", Interval: 5 * time.Minute})
+	if log, err := onBranch.Log(ctx, 1); err != nil || len(log) != 1 || len(log[0].Parents) != 1 || log[0].Parents[0] != moved {
+		t.Errorf("branch log %+v (%v), want one commit on main's new head %s", log, err, moved)
+	}
+	mainIs(moved)
+
+	// Merged: main holds the files, so there is nothing to propose.
+	fc, err := forge.New(forge.Config{BaseURL: srv.URL + "/api/v3/", Token: "as:octocat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fc.MergePR(ctx, forge.Repo{Owner: "acme", Name: "env"}, 1, forge.Merge{}); err != nil {
+		t.Fatal(err)
+	}
+	merged, err := host.Head(ctx, "acme/env", "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut := bootstrapPR("--interval", "5m")
+	if !strings.Contains(out, "no pull request needed") || strings.Contains(errOut, "note:") {
+		t.Errorf("after the merge: stdout %q, stderr %q, want no pull request needed", out, errOut)
+	}
+	mainIs(merged)
+	if prs := gh.PullRequests("acme", "env"); len(prs) != 1 || !prs[0].Merged {
+		t.Errorf("pull requests after the merge: %+v, want the one, merged", prs)
 	}
 }
