@@ -418,3 +418,46 @@ func TestStaleCloneRebuilds(t *testing.T) {
 		t.Fatalf("%s commits, want 6", n)
 	}
 }
+
+func TestBehind(t *testing.T) {
+	e := newEnv(t, map[string][]byte{"apps/prod/shop/a.yaml": []byte("v1\n"), "apps/prod/blog/a.yaml": []byte("b1\n")})
+	r := openRepo(t, e.url)
+	other := openRepo(t, e.url) // someone else moving main
+	ctx := context.Background()
+	const branch = "scorebot/promote/shop/prod"
+	shop := func(v string) Change {
+		return Change{Owned: []string{"apps/prod/shop"}, Files: map[string][]byte{"apps/prod/shop/a.yaml": []byte(v)}}
+	}
+	behind := func(want bool, when string) {
+		t.Helper()
+		got, err := r.Behind(ctx, branch, "main")
+		if err != nil || got != want {
+			t.Fatalf("%s: Behind = %v, %v; want %v", when, got, err, want)
+		}
+	}
+	behind(false, "no branch yet")
+	if _, err := r.PushBranch(ctx, branch, "main", msg("promote shop"), shop("v2\n")); err != nil {
+		t.Fatal(err)
+	}
+	behind(false, "on main's head")
+	if _, err := other.Apply(ctx, msg("deploy blog"), Change{Files: map[string][]byte{"apps/prod/blog/a.yaml": []byte("b2\n")}}); err != nil {
+		t.Fatal(err)
+	}
+	behind(false, "main changed another app")
+	if _, err := other.Apply(ctx, msg("shop as the branch has it"), shop("v2\n")); err != nil {
+		t.Fatal(err)
+	}
+	behind(false, "main holds the branch's version")
+	if _, err := other.Apply(ctx, msg("re-render shop"), shop("v3\n")); err != nil {
+		t.Fatal(err)
+	}
+	behind(true, "main changed the branch's file")
+	if _, err := r.PushBranch(ctx, branch, "main", msg("promote shop again"), shop("v4\n")); err != nil {
+		t.Fatal(err)
+	}
+	behind(false, "rebuilt on main")
+	if _, err := other.Apply(ctx, msg("shop gains a file"), Change{Files: map[string][]byte{"apps/prod/shop/b.yaml": []byte("new\n")}}); err != nil {
+		t.Fatal(err)
+	}
+	behind(false, "main added a file the branch does not touch")
+}

@@ -70,9 +70,21 @@ func (p *Pipeline) deployPush(ctx context.Context, job *Job) (string, error) {
 	}
 	if p.isEnvRepo(lr, ev.Repo, ev.RepoCloneURL) {
 		// The bot's own commits (and merged promotion PRs) arrive as pushes too, because the
-		// GitHub App is installed on the env repo. They are not an app to deploy.
-		log.Debug("push to the env repo: ignored")
-		return OutcomeIgnored, nil
+		// GitHub App is installed on the env repo. They are not an app to deploy, but the env
+		// branch moving may leave the bot's open PRs conflicting.
+		if ev.Branch != promoEnvBranch(lr.Rules) {
+			log.Debug("push to a branch of the env repo: ignored")
+			return OutcomeIgnored, nil
+		}
+		rebuilt, err := p.refreshBotPRs(ctx, job, lr)
+		if err != nil {
+			return OutcomeRetry, transient(fmt.Errorf("keep the bot's PRs mergeable: %w", err))
+		}
+		if len(rebuilt) == 0 {
+			log.Debug("push to the env branch: no bot PR behind it")
+			return OutcomeIgnored, nil
+		}
+		return OutcomeHandled, nil
 	}
 	env, ok := firstAutoEnv(lr.Rules)
 	if !ok {

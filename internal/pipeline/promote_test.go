@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -700,4 +701,101 @@ func promoReadRepo(h *promoHarness, repo, file string) ([]byte, error) {
 		return nil, err
 	}
 	return files[file], nil
+}
+
+// TestBotPRRebuiltWhenTheEnvBranchMoves: an open promotion into staging and a re-render PR
+// for staging both rewrite the shop's files; once the re-render is merged, the promotion
+// holds a render with the old rules and a preview diffed against the old files. The env push
+// that follows builds it again on the new head (the new source with the new rules), and it
+// merges. The production promotion, whose files the move did not touch, is left as it was.
+func TestBotPRRebuiltWhenTheEnvBranchMoves(t *testing.T) {
+	h := newPromoHarness(t, false)
+	ctx := context.Background()
+	p := h.bot("one")
+	p.cfg.PromotionPRs = true // as Standard sets it: a rules push opens re-render PRs
+	h.push(p, h.commitApp("ghcr.io/acme/shop-web:3.0.0"))
+	if _, err := h.forge.MergePR(ctx, h.envGH, h.openPRs()[0].Number, forge.Merge{}); err != nil {
+		t.Fatal(err)
+	}
+	h.settle(p) // staging runs 3.0.0; the production promotion is open
+	h.push(p, h.commitApp("ghcr.io/acme/shop-web:4.0.0"))
+	prodHead := h.branchHead(promoProd)
+
+	def, err := promoReadRepo(h, "rules", "definitions/postgres-staging.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newRules, err := h.host.Commit(ctx, "rules", "main", promoRulesWith(t, h, strings.ReplaceAll(string(def),
+		"pg.staging.example.internal", "pg2.staging.example.internal")), "move staging's database")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.handle(ctx, h.job(&events.Event{Kind: events.KindPush, Repo: promoOwner + "/rules",
+		RepoCloneURL: githost.URL(h.url, "rules"), DefaultBranch: "main", Ref: "refs/heads/main", Branch: "main",
+		After: newRules})); err != nil {
+		t.Fatalf("rules push: %v", err)
+	}
+	var promo, rerender int
+	for _, pr := range h.openPRs() {
+		switch pr.Head {
+		case promoStaged:
+			promo = pr.Number
+		case promotion.RerenderBranch("staging"):
+			rerender = pr.Number
+		}
+	}
+	if promo == 0 || rerender == 0 || !strings.Contains(h.file(promoStaged, webFile("staging")), "shop-web:4.0.0") {
+		var heads []string
+		for _, pr := range h.openPRs() {
+			heads = append(heads, pr.Head)
+		}
+		t.Fatalf("want an open promotion of 4.0.0 into staging and a re-render PR; open: %v", heads)
+	}
+	if _, err := h.forge.MergePR(ctx, h.envGH, rerender, forge.Merge{}); err != nil {
+		t.Fatal(err)
+	}
+	h.settle(p)
+	if strings.Contains(h.file(promoStaged, webFile("staging")), "pg2.") {
+		t.Fatal("the promotion changed before the env push")
+	}
+
+	envPush := func() string {
+		t.Helper()
+		outcome, err := p.handle(ctx, h.job(&events.Event{Kind: events.KindPush, Repo: promoOwner + "/env",
+			RepoCloneURL: githost.URL(h.url, "env"), DefaultBranch: "main", Ref: "refs/heads/main", Branch: "main",
+			After: h.branchHead("main")}))
+		if err != nil {
+			t.Fatalf("env push: %v", err)
+		}
+		return outcome
+	}
+	if got := envPush(); got != OutcomeHandled {
+		t.Fatalf("env push outcome %s, want %s", got, OutcomeHandled)
+	}
+	web := h.file(promoStaged, webFile("staging"))
+	if !strings.Contains(web, "shop-web:4.0.0") || !strings.Contains(web, "pg2.staging.example.internal") {
+		t.Fatalf("promotion not rebuilt with the new rules:\n%s", web)
+	}
+	parent, err := exec.Command("git", "--git-dir", h.host.Dir("env"), "rev-parse", promoStaged+"^").Output()
+	if got, want := strings.TrimSpace(string(parent)), h.branchHead("main"); err != nil || got != want {
+		t.Errorf("promotion built on %q (%v), want the env branch's head %s", got, err, want)
+	}
+	for _, pr := range h.openPRs() {
+		if pr.Number == promo && strings.Contains(pr.Body, "pg.staging.example.internal") {
+			t.Errorf("the promotion's preview still diffs against the old database:\n%s", pr.Body)
+		}
+	}
+	if got := h.branchHead(promoProd); got != prodHead {
+		t.Errorf("the production promotion was touched (%s → %s)", prodHead[:7], got[:7])
+	}
+	if got := envPush(); got != OutcomeIgnored {
+		t.Errorf("a second env push rebuilt again: %s", got)
+	}
+	if _, err := h.forge.MergePR(ctx, h.envGH, promo, forge.Merge{}); err != nil {
+		t.Fatalf("the rebuilt promotion does not merge: %v", err)
+	}
+	h.settle(p)
+	if web := h.file("", webFile("staging")); !strings.Contains(web, "shop-web:4.0.0") || !strings.Contains(web, "pg2.staging.example.internal") {
+		t.Errorf("staging after the merge:\n%s", web)
+	}
 }
