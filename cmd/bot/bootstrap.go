@@ -11,10 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
-	"github.com/google/go-github/v60/github"
 
 	"github.com/scorebot/scorebot/internal/bootstrap"
 	"github.com/scorebot/scorebot/internal/envrepo"
@@ -290,40 +288,29 @@ func proposeFiles(ctx context.Context, opts bootstrap.Options, files map[string]
 	if err != nil {
 		return fmt.Errorf("push %s to %s: %w", want.Branch, redacted(push.url), err)
 	}
-	open, err := fc.ListPRs(ctx, ghRepo, "open", ghRepo.Owner+":"+want.Branch, want.Base)
-	if err != nil {
-		return fmt.Errorf("list pull requests of %s from %s: %w", ghRepo, want.Branch, err)
-	}
 	if !res.Changed && res.Parent == "" {
 		// The env branch's tree already holds the files: there is nothing to propose.
 		fmt.Fprintf(stdout, "%s of %s already holds these files at %s; no pull request needed\n", want.Base, redacted(push.url), res.Commit)
+		open, err := fc.ListPRs(ctx, ghRepo, "open", ghRepo.Owner+":"+want.Branch, want.Base)
+		if err != nil {
+			return err
+		}
 		for _, p := range open {
 			fmt.Fprintf(stderr, "note: pull request #%d from %s is still open, but %s already holds the files this run proposes: close it unless its files are wanted: %s\n",
 				p.GetNumber(), want.Branch, want.Base, p.GetHTMLURL())
 		}
 		return nil
 	}
-	if len(open) == 0 {
-		p, err := fc.CreatePR(ctx, ghRepo, forge.NewPR{Title: want.Title, Head: want.Branch, Base: want.Base, Body: want.Body})
-		if err != nil {
-			return fmt.Errorf("open pull request on %s from %s: %w", ghRepo, want.Branch, err)
-		}
-		fmt.Fprintf(stdout, "opened pull request #%d into %s from %s (%s): %s\n", p.GetNumber(), want.Base, want.Branch, shortSHA(res.Commit), p.GetHTMLURL())
-		return nil
-	}
-	p := open[0]
-	edited := false
-	if p.GetTitle() != want.Title || p.GetBody() != want.Body {
-		if p, _, err = fc.GitHub().PullRequests.Edit(ctx, ghRepo.Owner, ghRepo.Name, p.GetNumber(),
-			&github.PullRequest{Title: github.String(want.Title), Body: github.String(want.Body)}); err != nil {
-			return fmt.Errorf("update %s#%d: %w", ghRepo, open[0].GetNumber(), err)
-		}
-		edited = true
+	p, change, err := fc.UpsertPR(ctx, ghRepo, forge.NewPR{Title: want.Title, Head: want.Branch, Base: want.Base, Body: want.Body})
+	if err != nil {
+		return err
 	}
 	switch {
+	case change == forge.PROpened:
+		fmt.Fprintf(stdout, "opened pull request #%d into %s from %s (%s): %s\n", p.GetNumber(), want.Base, want.Branch, shortSHA(res.Commit), p.GetHTMLURL())
 	case res.Changed:
 		fmt.Fprintf(stdout, "updated pull request #%d: pushed %s to %s: %s\n", p.GetNumber(), shortSHA(res.Commit), want.Branch, p.GetHTMLURL())
-	case edited:
+	case change == forge.PREdited:
 		fmt.Fprintf(stdout, "updated the description of pull request #%d; %s already held these files: %s\n", p.GetNumber(), want.Branch, p.GetHTMLURL())
 	default:
 		fmt.Fprintf(stdout, "pull request #%d is up to date: %s already holds these files on the head of %s; nothing pushed: %s\n",
@@ -342,15 +329,7 @@ func envRepoOnGitHub(push pushFlags) (forge.Repo, error) {
 		}
 		return r, nil
 	}
-	u, err := url.Parse(push.url)
-	if err != nil {
-		return forge.Repo{}, fmt.Errorf("push URL %s: %w", redacted(push.url), err)
-	}
-	parts := strings.Split(strings.Trim(strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), ".git"), "/"), "/")
-	if len(parts) < 2 {
-		return forge.Repo{}, fmt.Errorf("push URL %s: cannot tell the env repo's owner/name on GitHub from its path: pass --github-repo OWNER/NAME", redacted(push.url))
-	}
-	r, err := forge.ParseRepo(parts[len(parts)-2] + "/" + parts[len(parts)-1])
+	r, err := forge.RepoFromURL(push.url)
 	if err != nil {
 		return forge.Repo{}, fmt.Errorf("push URL %s: %w (pass --github-repo OWNER/NAME)", redacted(push.url), err)
 	}

@@ -389,3 +389,48 @@ func TestSecretNeverPrints(t *testing.T) {
 		}
 	}
 }
+
+func TestUpsertPR(t *testing.T) {
+	ctx := context.Background()
+	e := start(t, standinOpts())
+	want := forge.NewPR{Title: "promote", Head: "feature", Base: "main", Body: "v1"}
+	steps := []struct {
+		body string
+		want forge.PRChange
+	}{{"v1", forge.PROpened}, {"v1", forge.PRUnchanged}, {"v2", forge.PREdited}, {"v2", forge.PRUnchanged}}
+	var number int
+	for i, s := range steps {
+		want.Body = s.body
+		pr, change, err := e.c.UpsertPR(ctx, demo, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if change != s.want || pr.GetBody() != s.body {
+			t.Errorf("step %d: change %v, body %q; want %v, %q", i, change, pr.GetBody(), s.want, s.body)
+		}
+		if number == 0 {
+			number = pr.GetNumber()
+		} else if pr.GetNumber() != number {
+			t.Errorf("step %d: PR #%d, want the same #%d", i, pr.GetNumber(), number)
+		}
+	}
+}
+
+func TestRepoFromURL(t *testing.T) {
+	for _, c := range []struct{ url, want string }{
+		{"https://github.com/acme/env.git", "acme/env"},
+		{"https://x-access-token:secret@ghe.example/acme/env/", "acme/env"},
+		{"ssh://git@github.com/acme/env", "acme/env"},
+		{"git@github.com:acme/env.git", "acme/env"},
+		{"http://127.0.0.1:8080/git/env.git", "git/env"},
+		{"https://github.com/env.git", ""},
+	} {
+		r, err := forge.RepoFromURL(c.url)
+		if got := r.String(); c.want == "" && err == nil || c.want != "" && (err != nil || got != c.want) {
+			t.Errorf("RepoFromURL(%q) = %q, %v; want %q", c.url, got, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("error names the password: %v", err)
+		}
+	}
+}

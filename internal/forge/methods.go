@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/google/go-github/v60/github"
@@ -35,6 +36,23 @@ func ParseRepo(full string) (Repo, error) {
 }
 
 func (r Repo) String() string { return r.Owner + "/" + r.Name }
+
+// RepoFromURL reads owner/name from the last two path elements of a clone URL:
+// https://github.com/acme/env.git, ssh://git@github.com/acme/env, or the scp-like
+// git@github.com:acme/env.git.
+func RepoFromURL(u string) (Repo, error) {
+	p := u
+	if parsed, err := url.Parse(u); err == nil && parsed.Scheme != "" && parsed.Host != "" {
+		p = parsed.Path
+	} else if _, rest, ok := strings.Cut(u, ":"); ok && !strings.Contains(u, "://") {
+		p = rest
+	}
+	parts := strings.Split(strings.TrimSuffix(strings.Trim(p, "/"), ".git"), "/")
+	if len(parts) < 2 {
+		return Repo{}, fmt.Errorf("%w: cannot tell owner/name from the clone URL's path %q", ErrConfig, p)
+	}
+	return ParseRepo(parts[len(parts)-2] + "/" + parts[len(parts)-1])
+}
 
 // wrap adds the operation and classifies GitHub's answer for errors.Is.
 func wrap(op string, resp *github.Response, err error) error {
@@ -287,6 +305,39 @@ func (c *Client) CreatePR(ctx context.Context, repo Repo, p NewPR) (*github.Pull
 		return nil, err
 	}
 	return pr, nil
+}
+
+// PRChange says what UpsertPR did.
+type PRChange int
+
+const (
+	PRUnchanged PRChange = iota // the open pull request already had that title and body
+	PROpened                    // no pull request was open from that head: one was opened
+	PREdited                    // the open pull request's title or body was brought up to date
+)
+
+// UpsertPR makes sure one pull request from p.Head into p.Base is open with p's title and
+// body: it opens one, or edits the open one (the first, when there are several), and says
+// which. The head branch must be in repo.
+func (c *Client) UpsertPR(ctx context.Context, repo Repo, p NewPR) (*github.PullRequest, PRChange, error) {
+	open, err := c.ListPRs(ctx, repo, "open", repo.Owner+":"+p.Head, p.Base)
+	if err != nil {
+		return nil, PRUnchanged, err
+	}
+	if len(open) == 0 {
+		pr, err := c.CreatePR(ctx, repo, p)
+		return pr, PROpened, err
+	}
+	pr := open[0]
+	if pr.GetTitle() == p.Title && pr.GetBody() == p.Body {
+		return pr, PRUnchanged, nil
+	}
+	edited, resp, err := c.gh.PullRequests.Edit(ctx, repo.Owner, repo.Name, pr.GetNumber(),
+		&github.PullRequest{Title: github.String(p.Title), Body: github.String(p.Body)})
+	if err := wrap(fmt.Sprintf("update pull request %s#%d", repo, pr.GetNumber()), resp, err); err != nil {
+		return nil, PRUnchanged, err
+	}
+	return edited, PREdited, nil
 }
 
 // GetPR reads pull request number.

@@ -164,7 +164,11 @@ func New(cfg Config) (*Pipeline, error) {
 		cfg.RulesBranch = "main"
 	}
 	if cfg.RulesRepo == "" {
-		cfg.RulesRepo = repoFromURL(cfg.RulesURL)
+		if r, err := forge.RepoFromURL(cfg.RulesURL); err == nil {
+			cfg.RulesRepo = r.String()
+		} else {
+			cfg.RulesRepo = cfg.RulesURL
+		}
 	}
 	if cfg.RulesMaxAge <= 0 {
 		cfg.RulesMaxAge = 5 * time.Minute
@@ -227,16 +231,6 @@ func DefaultBackoff(n int) time.Duration {
 	}
 	d := 2 * time.Second * time.Duration(math.Pow(2, float64(min(n-1, 10))))
 	return min(d, 2*time.Minute)
-}
-
-// repoFromURL guesses "owner/name" from a clone URL's last two path elements.
-func repoFromURL(u string) string {
-	u = strings.TrimSuffix(strings.TrimSuffix(u, "/"), ".git")
-	parts := strings.Split(u, "/")
-	if len(parts) < 2 {
-		return u
-	}
-	return parts[len(parts)-2] + "/" + parts[len(parts)-1]
 }
 
 // cloneURL is where an app repo is fetched from: the template when set, else the URL the

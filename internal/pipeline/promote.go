@@ -499,30 +499,11 @@ func promoUnder(files map[string][]byte, prefixes []string) map[string][]byte {
 	return out
 }
 
-// promoUpsertPR finds the open PR from branch into base and updates its title and body, or
-// opens one.
+// promoUpsertPR opens the PR from branch into base, or brings the open one's title and body
+// up to date; created says it was opened.
 func promoUpsertPR(ctx context.Context, fc *forge.Client, repo forge.Repo, branch, base, title, body string) (*github.PullRequest, bool, error) {
-	prs, err := fc.ListPRs(ctx, repo, "open", repo.Owner+":"+branch, base)
-	if err != nil {
-		return nil, false, fmt.Errorf("list PRs of %s from %s: %w", repo, branch, err)
-	}
-	if len(prs) > 0 {
-		pr := prs[0]
-		if pr.GetTitle() == title && pr.GetBody() == body {
-			return pr, false, nil
-		}
-		edited, _, err := fc.GitHub().PullRequests.Edit(ctx, repo.Owner, repo.Name, pr.GetNumber(),
-			&github.PullRequest{Title: github.String(title), Body: github.String(body)})
-		if err != nil {
-			return nil, false, fmt.Errorf("update %s#%d: %w", repo, pr.GetNumber(), err)
-		}
-		return edited, false, nil
-	}
-	pr, err := fc.CreatePR(ctx, repo, forge.NewPR{Title: title, Head: branch, Base: base, Body: body})
-	if err != nil {
-		return nil, false, fmt.Errorf("open PR on %s from %s: %w", repo, branch, err)
-	}
-	return pr, true, nil
+	pr, change, err := fc.UpsertPR(ctx, repo, forge.NewPR{Title: title, Head: branch, Base: base, Body: body})
+	return pr, change == forge.PROpened, err
 }
 
 // promoForge is the GitHub client for the job's installation (nil: no GitHub).
@@ -574,7 +555,7 @@ func (p *Pipeline) promoEnvRepoName(r *rules.Rules) (forge.Repo, error) {
 			}
 		}
 	}
-	repo, err := forge.ParseRepo(repoFromURL(u))
+	repo, err := forge.RepoFromURL(u)
 	if err != nil {
 		return forge.Repo{}, Permanent(fmt.Errorf("rules: platform.yaml envRepo.url %q: cannot tell the env repo's owner/name on GitHub: %w", u, err))
 	}
