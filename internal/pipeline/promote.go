@@ -17,8 +17,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/google/go-github/v60/github"
-
 	"github.com/scorebot/scorebot/internal/envrepo"
 	"github.com/scorebot/scorebot/internal/forge"
 	"github.com/scorebot/scorebot/internal/preview"
@@ -185,22 +183,16 @@ func (p *Pipeline) Promote(ctx context.Context, req PromoteRequest) (PromoteResu
 	if cur.Source.Commit != "" {
 		desc.Current = cur.Source.Commit
 	}
-	fc := p.promoForge(req.Job)
+	fc, repo, err := p.promoPR(ctx, req.Job, lr, &res, desc)
+	if err != nil {
+		return res, err
+	}
 	if fc == nil {
 		log.Info("promotion branch pushed; no GitHub client, so no PR", "branch", res.Branch, "commit", pushed.Commit)
 		p.promoSyncApp(ctx, lr, er, app)
 		return res, nil
 	}
-	repo, err := p.promoEnvRepoName(lr.Rules)
-	if err != nil {
-		return res, err
-	}
-	pr, created, err := promoUpsertPR(ctx, fc, repo, res.Branch, envBranch, desc.Title(), desc.Markdown())
-	if err != nil {
-		return res, err
-	}
-	res.PR, res.PRURL, res.Opened, res.Updated = pr.GetNumber(), pr.GetHTMLURL(), created, !created
-	log.Info("promotion PR ready", "pr", res.PR, "opened", created, "branch_commit", short(pushed.Commit))
+	log.Info("promotion PR ready", "pr", res.PR, "opened", res.Opened, "branch_commit", short(pushed.Commit))
 	if err := fc.SetStatus(ctx, repo, pushed.Commit, forge.Status{State: "success", Context: PromotionCheckContext,
 		Description: fmt.Sprintf("%s runs %s@%s: ready to promote", step.From.Name, src.Source.Repo, short(src.Source.Commit))}); err != nil {
 		log.Warn("promotion status not set", "err", err)
@@ -209,11 +201,9 @@ func (p *Pipeline) Promote(ctx context.Context, req PromoteRequest) (PromoteResu
 	if step.To.AutoMerge {
 		// The environment's rules let the bot merge its own promotions; the merge's closed
 		// webhook then records the deploy like a human merge would.
-		if _, err := fc.MergePR(ctx, repo, res.PR, forge.Merge{Method: "merge", SHA: pushed.Commit,
-			CommitTitle: fmt.Sprintf("Merge pull request #%d: %s", res.PR, desc.Title())}); err != nil {
-			return res, fmt.Errorf("auto-merge %s#%d into %s: %w", repo, res.PR, step.To.Name, err)
+		if err := promoMerge(ctx, fc, repo, &res, pushed.Commit, desc.Title()); err != nil {
+			return res, err
 		}
-		res.Merged = true
 		log.Info("promotion auto-merged", "pr", res.PR)
 	}
 	p.promoSyncApp(ctx, lr, er, app)
@@ -499,11 +489,34 @@ func promoUnder(files map[string][]byte, prefixes []string) map[string][]byte {
 	return out
 }
 
-// promoUpsertPR opens the PR from branch into base, or brings the open one's title and body
-// up to date; created says it was opened.
-func promoUpsertPR(ctx context.Context, fc *forge.Client, repo forge.Repo, branch, base, title, body string) (*github.PullRequest, bool, error) {
-	pr, change, err := fc.UpsertPR(ctx, repo, forge.NewPR{Title: title, Head: branch, Base: base, Body: body})
-	return pr, change == forge.PROpened, err
+// promoPR opens the PR of res.Branch into the env branch with desc, or brings the open one up
+// to date, and fills in res's PR fields. fc is nil, and nothing is done, when there is no
+// GitHub client.
+func (p *Pipeline) promoPR(ctx context.Context, job *Job, lr *LoadedRules, res *PromoteResult, desc promotion.Description) (fc *forge.Client, repo forge.Repo, err error) {
+	if fc = p.promoForge(job); fc == nil {
+		return nil, forge.Repo{}, nil
+	}
+	if repo, err = p.promoEnvRepoName(lr.Rules); err != nil {
+		return nil, forge.Repo{}, err
+	}
+	pr, change, err := fc.UpsertPR(ctx, repo, forge.NewPR{Title: desc.Title(), Head: res.Branch, Base: promoEnvBranch(lr.Rules), Body: desc.Markdown()})
+	if err != nil {
+		return nil, forge.Repo{}, err
+	}
+	res.PR, res.PRURL = pr.GetNumber(), pr.GetHTMLURL()
+	res.Opened, res.Updated = change == forge.PROpened, change != forge.PROpened
+	return fc, repo, nil
+}
+
+// promoMerge merges res's PR at commit: the environment's autoMerge. The merge's closed
+// webhook then records the deploy as a person's merge would.
+func promoMerge(ctx context.Context, fc *forge.Client, repo forge.Repo, res *PromoteResult, commit, title string) error {
+	if _, err := fc.MergePR(ctx, repo, res.PR, forge.Merge{Method: "merge", SHA: commit,
+		CommitTitle: fmt.Sprintf("Merge pull request #%d: %s", res.PR, title)}); err != nil {
+		return fmt.Errorf("auto-merge %s#%d into %s: %w", repo, res.PR, res.To, err)
+	}
+	res.Merged = true
+	return nil
 }
 
 // promoForge is the GitHub client for the job's installation (nil: no GitHub).

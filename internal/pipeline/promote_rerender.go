@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/scorebot/scorebot/internal/envrepo"
-	"github.com/scorebot/scorebot/internal/forge"
 	"github.com/scorebot/scorebot/internal/preview"
 	"github.com/scorebot/scorebot/internal/promotion"
 	"github.com/scorebot/scorebot/internal/render"
@@ -95,26 +94,15 @@ func (p *Pipeline) RerenderPromoted(ctx context.Context, job *Job, lr *LoadedRul
 	res.BranchCommit = pushed.Commit
 	desc := promotion.Description{Kind: promotion.KindRerender, To: env.Name, RulesCommit: lr.Commit,
 		AutoMerge: env.AutoMerge, Apps: changedApps, Failed: failed, Diffs: diffs}
-	fc := p.promoForge(job)
-	if fc == nil {
-		return res, nil
-	}
-	repo, err := p.promoEnvRepoName(lr.Rules)
-	if err != nil {
+	fc, repo, err := p.promoPR(ctx, job, lr, &res, desc)
+	if err != nil || fc == nil {
 		return res, err
 	}
-	pr, created, err := promoUpsertPR(ctx, fc, repo, res.Branch, envBranch, desc.Title(), desc.Markdown())
-	if err != nil {
-		return res, err
-	}
-	res.PR, res.PRURL, res.Opened, res.Updated = pr.GetNumber(), pr.GetHTMLURL(), created, !created
 	log.Info("re-render PR ready", "pr", res.PR, "apps", changedApps, "failed", failed)
 	if env.AutoMerge {
-		if _, err := fc.MergePR(ctx, repo, res.PR, forge.Merge{Method: "merge", SHA: pushed.Commit,
-			CommitTitle: fmt.Sprintf("Merge pull request #%d: %s", res.PR, desc.Title())}); err != nil {
-			return res, fmt.Errorf("auto-merge %s#%d into %s: %w", repo, res.PR, env.Name, err)
+		if err := promoMerge(ctx, fc, repo, &res, pushed.Commit, desc.Title()); err != nil {
+			return res, err
 		}
-		res.Merged = true
 	}
 	return res, nil
 }

@@ -152,19 +152,10 @@ func (p *Pipeline) Rollback(ctx context.Context, req RollbackRequest) (PromoteRe
 		RulesCommit: prov.Rules.Commit, Current: cur.Source.Commit, RestoredFrom: target.Hash.String(),
 		Diffs: preview.Diff(current, restored),
 	}
-	fc := p.promoForge(req.Job)
-	if fc == nil {
-		return res, nil
-	}
-	ghRepo, err := p.promoEnvRepoName(lr.Rules)
-	if err != nil {
+	fc, _, err := p.promoPR(ctx, req.Job, lr, &res, desc)
+	if err != nil || fc == nil {
 		return res, err
 	}
-	pr, created, err := promoUpsertPR(ctx, fc, ghRepo, res.Branch, envBranch, desc.Title(), desc.Markdown())
-	if err != nil {
-		return res, err
-	}
-	res.PR, res.PRURL, res.Opened, res.Updated = pr.GetNumber(), pr.GetHTMLURL(), created, !created
 	log.Info("rollback PR ready", "app", app, "pr", res.PR, "to", prov.Source.Repo+"@"+short(prov.Source.Commit), "restored_from", short(target.Hash.String()))
 	return res, nil
 }
