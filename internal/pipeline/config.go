@@ -147,6 +147,9 @@ type Pipeline struct {
 	// afterApply, when set (tests), runs after the env-repo push and before the ack;
 	// returning true makes the worker drop the job as a crash would (no ack, no nak).
 	afterApply func(job *Job) (crash bool)
+	// rollbackDepths are the history depths a rollback reads the env branch at, in turn
+	// (0: all of it); tests make them small.
+	rollbackDepths []int
 }
 
 // New checks cfg, fills in defaults and prepares the caches. It does not touch the network.
@@ -221,6 +224,8 @@ func New(cfg Config) (*Pipeline, error) {
 		metrics:  m,
 		owner:    host + "-" + hex.EncodeToString(id),
 		envRepos: map[string]*envrepo.Repo{},
+		// The last 64 commits hold most rollbacks' targets; then deeper, then all.
+		rollbackDepths: []int{64, 1024, 0},
 	}, nil
 }
 

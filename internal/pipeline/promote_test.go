@@ -799,3 +799,43 @@ func TestBotPRRebuiltWhenTheEnvBranchMoves(t *testing.T) {
 		t.Errorf("staging after the merge:\n%s", web)
 	}
 }
+
+// TestRollbackReadsDeeperHistory: a rollback reads the env branch's recent history first and
+// deeper only when the deploy it seeks is older; the result is the same either way.
+func TestRollbackReadsDeeperHistory(t *testing.T) {
+	h := newPromoHarness(t, false)
+	ctx := context.Background()
+	p := h.bot("one")
+	p.rollbackDepths = []int{1, 2, 0}
+	dir := envtree.AppDir("", "development", "shop")
+	var shas []string
+	trees := map[string]map[string][]byte{}
+	for _, v := range []string{"1.0.0", "2.0.0", "3.0.0", "4.0.0"} {
+		sha := h.commitApp("ghcr.io/acme/shop-web:" + v)
+		h.push(p, sha)
+		tree, err := h.env.ReadTree(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shas, trees[sha] = append(shas, sha), tree
+	}
+	for _, c := range []struct{ ask, want string }{
+		{"", shas[2]},      // the deploy before the current one: one commit back
+		{shas[0], shas[0]}, // three deploys back: past the first two depths
+	} {
+		res, err := p.Rollback(ctx, RollbackRequest{App: "shop", Env: "development", Commit: c.ask})
+		if err != nil {
+			t.Fatalf("rollback to %q: %v", c.ask, err)
+		}
+		if res.SourceCommit != c.want {
+			t.Errorf("rollback to %q restored %s, want %s", c.ask, res.SourceCommit[:7], c.want[:7])
+		}
+		got, err := h.env.ReadBranchTree(ctx, res.Branch, dir)
+		if err != nil || !reflect.DeepEqual(got, trees[c.want]) {
+			t.Errorf("rollback to %q: the branch does not hold that deploy's files (%v)", c.ask, err)
+		}
+	}
+	if _, err := p.Rollback(ctx, RollbackRequest{App: "shop", Env: "development", Commit: strings.Repeat("0", 40)}); !errors.Is(err, ErrNothingToRollBack) {
+		t.Errorf("rollback to a commit never deployed: %v, want ErrNothingToRollBack", err)
+	}
+}

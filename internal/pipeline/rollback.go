@@ -62,47 +62,41 @@ func (p *Pipeline) Rollback(ctx context.Context, req RollbackRequest) (PromoteRe
 	if err != nil {
 		return res, err
 	}
-	// The whole first-parent history is needed; the env repo writer keeps a shallow clone.
-	// A rollback is rare, so an in-memory clone of the env branch is read and dropped.
-	repo, err := git.CloneContext(ctx, memory.NewStorage(), nil, &git.CloneOptions{
-		URL: lr.Rules.Platform.EnvRepo.URL, Auth: auth, ReferenceName: plumbing.NewBranchReferenceName(envBranch),
-		SingleBranch: true, NoCheckout: true, Tags: git.NoTags,
-	})
-	if err != nil {
-		return res, fmt.Errorf("rollback: clone the env repo: %w", err)
-	}
-	ref, err := repo.Reference(plumbing.NewRemoteReferenceName("origin", envBranch), true)
-	if err != nil {
-		return res, fmt.Errorf("rollback: env branch %s: %w", envBranch, err)
-	}
 	provPaths := promoProvenancePaths(base, env.Name, app)
-	c, err := repo.CommitObject(ref.Hash())
-	if err != nil {
-		return res, fmt.Errorf("rollback: %w", err)
-	}
-	cur, ok := promoProvenanceAt(c, provPaths)
-	if !ok {
-		return res, Permanent(fmt.Errorf("rollback %s in %s: %w: %s is not deployed in %s", app, env.Name, ErrNothingToRollBack, app, env.Name))
-	}
 	var target *object.Commit
-	var prov promotion.Provenance
-	for c != nil {
-		pv, found := promoProvenanceAt(c, provPaths)
-		if req.Commit != "" {
-			if found && promotion.SameCommit(pv.Source.Commit, req.Commit) && !promotion.SameCommit(cur.Source.Commit, req.Commit) {
-				target, prov = c, pv
-				break
-			}
-		} else if found && pv.Source.Commit != cur.Source.Commit {
-			target, prov = c, pv
+	var cur, prov promotion.Provenance
+	// The env repo writer keeps a shallow clone, so the history is read from a clone of its
+	// own, in memory and dropped afterwards: first the last commits, deeper only when the
+	// deploy sought is older (Pipeline.rollbackDepths).
+	for i, depth := range p.rollbackDepths {
+		repo, err := git.CloneContext(ctx, memory.NewStorage(), nil, &git.CloneOptions{
+			URL: lr.Rules.Platform.EnvRepo.URL, Auth: auth, ReferenceName: plumbing.NewBranchReferenceName(envBranch),
+			SingleBranch: true, NoCheckout: true, Tags: git.NoTags, Depth: depth,
+		})
+		if err != nil {
+			return res, fmt.Errorf("rollback: clone the env repo: %w", err)
+		}
+		ref, err := repo.Reference(plumbing.NewRemoteReferenceName("origin", envBranch), true)
+		if err != nil {
+			return res, fmt.Errorf("rollback: env branch %s: %w", envBranch, err)
+		}
+		c, err := repo.CommitObject(ref.Hash())
+		if err != nil {
+			return res, fmt.Errorf("rollback: %w", err)
+		}
+		var ok bool
+		if cur, ok = promoProvenanceAt(c, provPaths); !ok {
+			return res, Permanent(fmt.Errorf("rollback %s in %s: %w: %s is not deployed in %s", app, env.Name, ErrNothingToRollBack, app, env.Name))
+		}
+		var cut bool
+		target, prov, cut, err = rollbackFind(repo, c, provPaths, cur, req.Commit)
+		if err != nil {
+			return res, err
+		}
+		if target != nil || !cut {
 			break
 		}
-		if len(c.ParentHashes) == 0 {
-			break
-		}
-		if c, err = repo.CommitObject(c.ParentHashes[0]); err != nil {
-			return res, fmt.Errorf("rollback: walk the env history: %w", err)
-		}
+		log.Debug("rollback target not in the last commits of the env branch: reading deeper", "depth", depth, "next", p.rollbackDepths[min(i+1, len(p.rollbackDepths)-1)])
 	}
 	if target == nil {
 		what := "an earlier deploy of " + app
@@ -158,6 +152,34 @@ func (p *Pipeline) Rollback(ctx context.Context, req RollbackRequest) (PromoteRe
 	}
 	log.Info("rollback PR ready", "app", app, "pr", res.PR, "to", prov.Source.Repo+"@"+short(prov.Source.Commit), "restored_from", short(target.Hash.String()))
 	return res, nil
+}
+
+// rollbackFind walks the first-parent history from c for the commit whose provenance record
+// (at one of provPaths) names the app commit sought: want, or, when want is empty, the
+// latest one other than cur's. cut is true when the walk ended at the edge of a shallow
+// clone rather than at the first commit.
+func rollbackFind(repo *git.Repository, c *object.Commit, provPaths []string, cur promotion.Provenance, want string) (target *object.Commit, prov promotion.Provenance, cut bool, err error) {
+	for {
+		pv, found := promoProvenanceAt(c, provPaths)
+		switch {
+		case !found:
+		case want != "" && promotion.SameCommit(pv.Source.Commit, want) && !promotion.SameCommit(cur.Source.Commit, want):
+			return c, pv, false, nil
+		case want == "" && pv.Source.Commit != cur.Source.Commit:
+			return c, pv, false, nil
+		}
+		if len(c.ParentHashes) == 0 {
+			return nil, promotion.Provenance{}, false, nil
+		}
+		parent, err := repo.CommitObject(c.ParentHashes[0])
+		if errors.Is(err, plumbing.ErrObjectNotFound) {
+			return nil, promotion.Provenance{}, true, nil
+		}
+		if err != nil {
+			return nil, promotion.Provenance{}, false, fmt.Errorf("rollback: walk the env history: %w", err)
+		}
+		c = parent
+	}
 }
 
 // promoProvenanceAt reads the provenance record at file in commit c.
