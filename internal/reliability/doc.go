@@ -4,9 +4,12 @@
 //   - suite_test.go: three nats-server processes forming a JetStream cluster and three bot
 //     processes sharing it; signed push webhooks across many app repos, with real commits,
 //     sent round-robin to the bots while, at seeded random moments, a bot is SIGKILLed and
-//     restarted and a NATS node is stopped and restarted. Afterwards every repo's latest
-//     commit is what the env repo holds, no delivery answered 202 is lost, no env commit is
-//     duplicated, the history is linear, and no plaintext credential is in the env repo.
+//     restarted and a NATS node is taken down and restarted, the kinds cycling (from the
+//     seed) through SIGTERM, SIGKILL, and SIGKILL with its store deleted (a lost disk: it
+//     must catch up from its peers); after each restart the node must be current again
+//     before the next fault (catchup_test.go). Afterwards every repo's latest commit is what
+//     the env repo holds, no delivery answered 202 is lost, no env commit is duplicated, the
+//     history is linear, and no plaintext credential is in the env repo.
 //     A reduced run is the default; SCOREBOT_FAULT_FULL=1 runs 1,000 webhooks over 50 repos
 //     (docs/reliability.md has the figures and the command).
 //   - faults_test.go: the git server failing (500s) or hanging, GitHub's secondary rate

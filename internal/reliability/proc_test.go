@@ -185,8 +185,9 @@ func pollHTTP(url string, timeout time.Duration) error {
 // natsCluster is three nats-server processes forming one JetStream cluster on loopback.
 type natsCluster struct {
 	nodes     []*proc
-	client    []int // client ports
-	monitor   []int // http ports
+	client    []int    // client ports
+	monitor   []int    // http ports
+	store     []string // JetStream store dirs
 	URL       string
 	serverBin string
 }
@@ -208,6 +209,7 @@ func startNATSCluster(t testing.TB, dir string) *natsCluster {
 	}
 	c.URL = strings.Join(urls, ",")
 	for i := range 3 {
+		c.store = append(c.store, filepath.Join(dir, "nats-"+strconv.Itoa(i+1)))
 		conf := fmt.Sprintf(`server_name: rel-nats-%d
 host: 127.0.0.1
 port: %d
@@ -224,7 +226,7 @@ cluster {
   port: %d
   routes: [%s]
 }
-`, i+1, c.client[i], c.monitor[i], filepath.Join(dir, "nats-"+strconv.Itoa(i+1)), routes[i], strings.Join(routeURLs, ", "))
+`, i+1, c.client[i], c.monitor[i], c.store[i], routes[i], strings.Join(routeURLs, ", "))
 		path := filepath.Join(dir, fmt.Sprintf("nats-%d.conf", i+1))
 		if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
