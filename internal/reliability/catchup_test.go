@@ -246,8 +246,8 @@ const kvSettle = 15 * time.Second
 //
 // A KV bucket's copy that stays behind its leader by a constant number of sequences while
 // the leader lists the node as a current replica is not late but diverged (nats-server
-// 2.9.10 does this after a restart; see copiesCheck): after kvSettle it is returned in
-// diverged, and the wait ends.
+// 2.9.10 did this after a restart; see copiesCheck): after kvSettle it is returned in
+// diverged, the wait ends, and the suite fails.
 func (c *natsCluster) waitCaughtUp(t testing.TB, js jetstream.JetStream, i int, timeout time.Duration) (took time.Duration, diverged string) {
 	t.Helper()
 	start := time.Now()

@@ -192,13 +192,24 @@ type natsCluster struct {
 	serverBin string
 }
 
-const natsServerBin = "/usr/sbin/nats-server"
+// buildNATSServer builds the nats-server release go.mod pins (the one the bot embeds and
+// deploy/nats runs) into dir: the cluster is tested on the server production uses, not on
+// whatever the machine's package manager has (Debian's 2.9 loses KV replica agreement after
+// restarts, nats-io/nats-server#4174).
+func buildNATSServer(t testing.TB, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "nats-server")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/nats-io/nats-server/v2")
+	cmd.Dir = "../.." // the module root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build nats-server: %v\n%s", err, out)
+	}
+	return bin
+}
 
 func startNATSCluster(t testing.TB, dir string) *natsCluster {
 	t.Helper()
-	if _, err := os.Stat(natsServerBin); err != nil {
-		t.Skipf("no nats-server at %s (Debian package nats-server)", natsServerBin)
-	}
+	natsServerBin := buildNATSServer(t, dir)
 	ports := freePorts(t, 9)
 	c := &natsCluster{client: ports[0:3], monitor: ports[3:6], serverBin: natsServerBin}
 	routes := ports[6:9]
