@@ -9,26 +9,44 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
-// Behind reports whether branch, a bot branch PushBranch made (one commit on base), no
-// longer merges cleanly into base: base has moved since the commit the branch was built on,
+// Behind returns those of branches, bot branches PushBranch made (one commit on base), that
+// no longer merge cleanly into base: base has moved since the commit the branch was built on
 // and changed a path the branch changes to something other than what the branch holds. A
 // branch on base's head, a branch whose paths base left alone (or already holds as the
-// branch has them), and a missing branch or base are not behind. When the commit the branch
-// was built on is not in the local clone, the answer is true: building again is always safe.
-func (r *Repo) Behind(ctx context.Context, branch, base string) (bool, error) {
+// branch has them), and a missing branch are not behind; a missing base makes none behind.
+// When the commit a branch was built on is not in the local clone, it counts as behind:
+// building again is always safe. One fetch serves every branch.
+func (r *Repo) Behind(ctx context.Context, base string, branches ...string) ([]string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	heads, err := r.sync(ctx, base, branch)
+	heads, err := r.sync(ctx, append([]string{base}, branches...)...)
 	if err != nil {
-		return false, fmt.Errorf("envrepo: compare %s with %s: %w", branch, base, err)
+		return nil, fmt.Errorf("envrepo: compare %v with %s: %w", branches, base, err)
 	}
-	head, tip := heads[base], heads[branch]
-	if head.IsZero() || tip.IsZero() {
+	if heads[base].IsZero() {
+		return nil, nil
+	}
+	var out []string
+	for _, b := range branches {
+		behind, err := r.behind(ctx, heads[b], heads[base])
+		if err != nil {
+			return nil, fmt.Errorf("envrepo: compare %s with %s: %w", b, base, err)
+		}
+		if behind {
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
+
+// behind is Behind for one branch at tip and base at head.
+func (r *Repo) behind(ctx context.Context, tip, head plumbing.Hash) (bool, error) {
+	if tip.IsZero() {
 		return false, nil
 	}
 	c, err := object.GetCommit(r.store, tip)
 	if err != nil {
-		return false, fmt.Errorf("envrepo: read %s head %s: %w", branch, tip, err)
+		return false, fmt.Errorf("read head %s: %w", tip, err)
 	}
 	if len(c.ParentHashes) == 0 || c.ParentHashes[0] == head {
 		return false, nil
@@ -38,41 +56,35 @@ func (r *Repo) Behind(ctx context.Context, branch, base string) (bool, error) {
 		return true, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("envrepo: read %s's base %s: %w", branch, c.ParentHashes[0], err)
+		return false, fmt.Errorf("read the base %s: %w", c.ParentHashes[0], err)
+	}
+	now, err := object.GetCommit(r.store, head)
+	if err != nil {
+		return false, fmt.Errorf("read commit %s: %w", head, err)
 	}
 	trees := make([]*object.Tree, 3)
-	for i, h := range []plumbing.Hash{built.Hash, tip, head} {
-		cc, err := object.GetCommit(r.store, h)
-		if err != nil {
-			return false, fmt.Errorf("envrepo: read commit %s: %w", h, err)
-		}
+	for i, cc := range []*object.Commit{built, c, now} {
 		if trees[i], err = cc.Tree(); err != nil {
-			return false, fmt.Errorf("envrepo: tree of %s: %w", h, err)
+			return false, fmt.Errorf("tree of %s: %w", cc.Hash, err)
 		}
 	}
-	then, mine, now := trees[0], trees[1], trees[2]
+	then, mine, cur := trees[0], trees[1], trees[2]
 	changes, err := object.DiffTreeWithOptions(ctx, then, mine, nil)
 	if err != nil {
-		return false, fmt.Errorf("envrepo: diff %s against its base: %w", branch, err)
+		return false, fmt.Errorf("diff against its base: %w", err)
 	}
 	for _, ch := range changes {
 		for _, p := range []string{ch.From.Name, ch.To.Name} {
 			if p == "" {
 				continue
 			}
-			before, err := entryHash(then, p)
-			if err != nil {
-				return false, err
+			var h [3]plumbing.Hash
+			for i, t := range []*object.Tree{then, mine, cur} {
+				if h[i], err = entryHash(t, p); err != nil {
+					return false, err
+				}
 			}
-			want, err := entryHash(mine, p)
-			if err != nil {
-				return false, err
-			}
-			got, err := entryHash(now, p)
-			if err != nil {
-				return false, err
-			}
-			if got != before && got != want {
+			if h[2] != h[0] && h[2] != h[1] {
 				return true, nil
 			}
 		}

@@ -430,8 +430,8 @@ func TestBehind(t *testing.T) {
 	}
 	behind := func(want bool, when string) {
 		t.Helper()
-		got, err := r.Behind(ctx, branch, "main")
-		if err != nil || got != want {
+		got, err := r.Behind(ctx, "main", branch, "scorebot/none")
+		if err != nil || (len(got) == 1) != want || want && got[0] != branch {
 			t.Fatalf("%s: Behind = %v, %v; want %v", when, got, err, want)
 		}
 	}

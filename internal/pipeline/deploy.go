@@ -77,7 +77,11 @@ func (p *Pipeline) deployPush(ctx context.Context, job *Job) (string, error) {
 			return OutcomeIgnored, nil
 		}
 		rebuilt, err := p.refreshBotPRs(ctx, job, lr)
-		if err != nil {
+		switch {
+		case IsPermanent(err):
+			log.Warn("the bot's open PRs were not checked against the env branch", "err", err)
+			return OutcomeIgnored, nil
+		case err != nil:
 			return OutcomeRetry, transient(fmt.Errorf("keep the bot's PRs mergeable: %w", err))
 		}
 		if len(rebuilt) == 0 {

@@ -37,40 +37,54 @@ func (p *Pipeline) refreshBotPRs(ctx context.Context, job *Job, lr *LoadedRules)
 	if err != nil {
 		return nil, err
 	}
-	log := p.promoLog(job)
-	var rebuilt []int
+	type open struct {
+		number         int
+		branch         string
+		kind, app, env string
+	}
+	var candidates []open
+	var branches []string
 	for _, pr := range prs {
 		branch := pr.GetHead().GetRef()
 		kind, app, env, ok := promotion.ParseBranch(branch)
 		if !ok || kind == promotion.KindRejected || !strings.EqualFold(pr.GetHead().GetRepo().GetFullName(), repo.String()) {
 			continue
 		}
-		e, ok := lr.Rules.Environment(env)
-		if !ok {
+		if _, ok := lr.Rules.Environment(env); !ok {
 			continue
 		}
-		behind, err := er.Behind(ctx, branch, envBranch)
-		if err != nil {
-			return rebuilt, err
-		}
-		if !behind {
+		candidates = append(candidates, open{pr.GetNumber(), branch, kind, app, env})
+		branches = append(branches, branch)
+	}
+	if len(branches) == 0 {
+		return nil, nil
+	}
+	behind, err := er.Behind(ctx, envBranch, branches...)
+	if err != nil {
+		return nil, err
+	}
+	log := p.promoLog(job)
+	var rebuilt []int
+	for _, o := range candidates {
+		if !slices.Contains(behind, o.branch) {
 			continue
 		}
 		job.InProgress()
-		log := log.With("pr", pr.GetNumber(), "branch", branch)
+		log := log.With("pr", o.number, "branch", o.branch)
 		var res PromoteResult
-		switch kind {
+		switch o.kind {
 		case promotion.KindPromote:
-			res, err = p.Promote(ctx, PromoteRequest{App: app, To: env, Job: job})
+			res, err = p.Promote(ctx, PromoteRequest{App: o.app, To: o.env, Job: job})
 		case promotion.KindRerender:
+			e, _ := lr.Rules.Environment(o.env)
 			res, err = p.RerenderPromoted(ctx, job, lr, e)
 		case promotion.KindRollback:
-			prov, found, perr := p.promoProvenance(ctx, er, branch, lr.Rules.Platform.EnvRepo.Path, env, app)
+			prov, found, perr := p.promoProvenance(ctx, er, o.branch, lr.Rules.Platform.EnvRepo.Path, o.env, o.app)
 			if perr != nil || !found {
 				log.Warn("open rollback PR without a provenance record: left as it is", "err", perr)
 				continue
 			}
-			res, err = p.Rollback(ctx, RollbackRequest{App: app, Env: env, Commit: prov.Source.Commit, Job: job})
+			res, err = p.Rollback(ctx, RollbackRequest{App: o.app, Env: o.env, Commit: prov.Source.Commit, Job: job})
 		}
 		if err != nil {
 			if IsPermanent(err) {
@@ -81,7 +95,7 @@ func (p *Pipeline) refreshBotPRs(ctx context.Context, job *Job, lr *LoadedRules)
 			}
 			return rebuilt, err
 		}
-		rebuilt = append(rebuilt, pr.GetNumber())
+		rebuilt = append(rebuilt, o.number)
 		log.Info("bot PR built again on the env branch's new head", "branch_commit", short(res.BranchCommit), "up_to_date", res.UpToDate)
 	}
 	return rebuilt, nil
