@@ -138,14 +138,7 @@ func Files(opts Options) (map[string][]byte, error) {
 	if err := Validate(opts); err != nil {
 		return nil, err
 	}
-	branch := opts.Branch
-	if branch == "" {
-		branch = DefaultBranch
-	}
-	interval := opts.Interval
-	if interval == 0 {
-		interval = DefaultInterval
-	}
+	branch, interval := withDefaults(opts)
 
 	repo := &sourcev1.GitRepository{
 		TypeMeta:   metav1.TypeMeta{APIVersion: sourcev1.GroupVersion.String(), Kind: sourcev1.GitRepositoryKind},
@@ -206,4 +199,16 @@ func Files(opts Options) (map[string][]byte, error) {
 	}
 	files[path.Join(dir, KustomizationFile)] = append([]byte(header), k...)
 	return files, nil
+}
+
+// withDefaults is the branch and fetch interval of opts, defaults filled in.
+func withDefaults(opts Options) (branch string, interval time.Duration) {
+	branch, interval = opts.Branch, opts.Interval
+	if branch == "" {
+		branch = DefaultBranch
+	}
+	if interval == 0 {
+		interval = DefaultInterval
+	}
+	return branch, interval
 }

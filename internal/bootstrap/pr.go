@@ -28,14 +28,7 @@ func PR(opts Options) (PullRequest, error) {
 	if err := Validate(opts); err != nil {
 		return PullRequest{}, err
 	}
-	branch := opts.Branch
-	if branch == "" {
-		branch = DefaultBranch
-	}
-	interval := opts.Interval
-	if interval == 0 {
-		interval = DefaultInterval
-	}
+	branch, interval := withDefaults(opts)
 	dir := Dir(opts)
 	sync := SyncPath(opts)
 	code := func(s string) string {

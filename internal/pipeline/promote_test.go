@@ -621,15 +621,7 @@ func TestPromotionRulesChange(t *testing.T) {
 	}
 	h.settle(p)
 
-	def, err := promoReadRepo(h, "rules", "definitions/postgres-staging.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	newRules, err := h.host.Commit(ctx, "rules", "main", promoRulesWith(t, h, strings.ReplaceAll(string(def),
-		"pg.staging.example.internal", "pg2.staging.example.internal")), "move staging's database")
-	if err != nil {
-		t.Fatal(err)
-	}
+	newRules := promoMoveStagingDatabase(t, h)
 	lr, err := p.RulesAt(ctx, newRules)
 	if err != nil {
 		t.Fatal(err)
@@ -664,6 +656,22 @@ func TestPromotionRulesChange(t *testing.T) {
 	if !strings.Contains(h.file("", webFile("staging")), "pg2.staging.example.internal") {
 		t.Error("staging does not use the new rules after the merge")
 	}
+}
+
+// promoMoveStagingDatabase commits a rules change moving staging's postgres to
+// pg2.staging.example.internal and returns the rules commit.
+func promoMoveStagingDatabase(t *testing.T, h *promoHarness) string {
+	t.Helper()
+	def, err := promoReadRepo(h, "rules", "definitions/postgres-staging.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sha, err := h.host.Commit(context.Background(), "rules", "main", promoRulesWith(t, h, strings.ReplaceAll(string(def),
+		"pg.staging.example.internal", "pg2.staging.example.internal")), "move staging's database")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha
 }
 
 // promoRulesWith is the rules repo's files with postgres-staging.yaml replaced.
@@ -721,15 +729,7 @@ func TestBotPRRebuiltWhenTheEnvBranchMoves(t *testing.T) {
 	h.push(p, h.commitApp("ghcr.io/acme/shop-web:4.0.0"))
 	prodHead := h.branchHead(promoProd)
 
-	def, err := promoReadRepo(h, "rules", "definitions/postgres-staging.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	newRules, err := h.host.Commit(ctx, "rules", "main", promoRulesWith(t, h, strings.ReplaceAll(string(def),
-		"pg.staging.example.internal", "pg2.staging.example.internal")), "move staging's database")
-	if err != nil {
-		t.Fatal(err)
-	}
+	newRules := promoMoveStagingDatabase(t, h)
 	if _, err := p.handle(ctx, h.job(&events.Event{Kind: events.KindPush, Repo: promoOwner + "/rules",
 		RepoCloneURL: githost.URL(h.url, "rules"), DefaultBranch: "main", Ref: "refs/heads/main", Branch: "main",
 		After: newRules})); err != nil {

@@ -198,13 +198,7 @@ type natsCluster struct {
 // restarts, nats-io/nats-server#4174).
 func buildNATSServer(t testing.TB, dir string) string {
 	t.Helper()
-	bin := filepath.Join(dir, "nats-server")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/nats-io/nats-server/v2")
-	cmd.Dir = "../.." // the module root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build nats-server: %v\n%s", err, out)
-	}
-	return bin
+	return goBuild(t, filepath.Join(dir, "nats-server"), "github.com/nats-io/nats-server/v2")
 }
 
 func startNATSCluster(t testing.TB, dir string) *natsCluster {

@@ -214,11 +214,16 @@ const botEnv = "SCOREBOT_FAULT_BOT"
 // buildBot builds ./cmd/bot into dir and returns the binary.
 func buildBot(t testing.TB, dir string) string {
 	t.Helper()
-	bin := filepath.Join(dir, "bot")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/bot")
+	return goBuild(t, filepath.Join(dir, "bot"), "./cmd/bot")
+}
+
+// goBuild builds the main package pkg of this module or one it requires into bin.
+func goBuild(t testing.TB, bin, pkg string) string {
+	t.Helper()
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
 	cmd.Dir = "../.." // the module root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/bot: %v\n%s", err, out)
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
 	}
 	return bin
 }
