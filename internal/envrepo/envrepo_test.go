@@ -461,3 +461,28 @@ func TestBehind(t *testing.T) {
 	}
 	behind(false, "main added a file the branch does not touch")
 }
+
+func TestDeleteBranch(t *testing.T) {
+	e := newEnv(t, map[string][]byte{"apps/prod/shop/a.yaml": []byte("v1\n")})
+	r := openRepo(t, e.url)
+	ctx := context.Background()
+	const branch = "scorebot/rejected/shop/prod"
+	if _, err := r.PushBranch(ctx, branch, "main", msg("reject"), Change{Files: map[string][]byte{"x": []byte("x")}}); err != nil {
+		t.Fatal(err)
+	}
+	if deleted, err := r.DeleteBranch(ctx, branch); err != nil || !deleted {
+		t.Fatalf("DeleteBranch = %v, %v", deleted, err)
+	}
+	if head, err := e.host.Head(ctx, "env", branch); err != nil || head != "" {
+		t.Fatalf("the branch is still on the server: %q %v", head, err)
+	}
+	if deleted, err := r.DeleteBranch(ctx, branch); err != nil || deleted {
+		t.Fatalf("deleting a missing branch = %v, %v; want false, nil", deleted, err)
+	}
+	if _, err := r.DeleteBranch(ctx, "main"); !errors.Is(err, ErrNotBotBranch) {
+		t.Fatalf("DeleteBranch(main) = %v, want ErrNotBotBranch", err)
+	}
+	if got := e.git(t, "show", "main:apps/prod/shop/a.yaml"); got != "v1" {
+		t.Fatalf("main changed: %q", got)
+	}
+}

@@ -141,6 +141,33 @@ func (r *Repo) PushBranch(ctx context.Context, branch, base string, msg Message,
 	})
 }
 
+// DeleteBranch deletes the bot-owned branch (with a lease: only the value it read). Only
+// branches under Config.BotBranchPrefix may be deleted; a branch that does not exist is not
+// an error, and deleted says whether there was one.
+func (r *Repo) DeleteBranch(ctx context.Context, branch string) (deleted bool, err error) {
+	if !strings.HasPrefix(branch, r.cfg.BotBranchPrefix) || branch == r.cfg.BotBranchPrefix {
+		return false, fmt.Errorf("envrepo: delete branch %q: %w: only branches under %q may be deleted", branch, ErrNotBotBranch, r.cfg.BotBranchPrefix)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res, err := r.retry(ctx, "delete branch", func(ctx context.Context) (Result, error) {
+		heads, err := r.sync(ctx, branch)
+		if err != nil {
+			return Result{}, err
+		}
+		cur := heads[branch]
+		if cur.IsZero() {
+			return Result{}, nil
+		}
+		if err := r.push(ctx, branchRef(branch), cur, plumbing.ZeroHash, nil); err != nil {
+			return Result{}, err
+		}
+		_ = r.store.RemoveReference(trackingRef(branch))
+		return Result{Changed: true, Parent: cur.String()}, nil
+	})
+	return res.Changed, err
+}
+
 // retry runs attempt until it succeeds, fails permanently, or MaxAttempts is reached.
 func (r *Repo) retry(ctx context.Context, what string, attempt func(context.Context) (Result, error)) (Result, error) {
 	var last error
@@ -368,13 +395,15 @@ func (r *Repo) push(ctx context.Context, ref plumbing.ReferenceName, old, new pl
 	if cur != old {
 		return fmt.Errorf("push %s: %w (now %s, built on %s)", ref, errStale, cur, old)
 	}
-	pack, err := b.encodePack()
-	if err != nil {
-		return fmt.Errorf("push: encode pack: %w", err)
-	}
 	req := packp.NewReferenceUpdateRequestFromCapabilities(adv.Capabilities)
 	req.Commands = []*packp.Command{{Name: ref, Old: old, New: new}}
-	req.Packfile = io.NopCloser(bytes.NewReader(pack))
+	if b != nil { // nil: a deletion, which sends no pack
+		pack, err := b.encodePack()
+		if err != nil {
+			return fmt.Errorf("push: encode pack: %w", err)
+		}
+		req.Packfile = io.NopCloser(bytes.NewReader(pack))
+	}
 	if _, err := sess.ReceivePack(ctx, req); err != nil {
 		return fmt.Errorf("push %s: %w", ref, err)
 	}

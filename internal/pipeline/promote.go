@@ -325,6 +325,14 @@ func (p *Pipeline) HandlePromotionPR(ctx context.Context, job *Job) (handled boo
 	id := rep.createDeployment(ctx, e)
 	rep.deploymentStatus(ctx, id, "success", desc, envURL)
 	rep.status(ctx, "success", desc, envURL)
+	if kind == promotion.KindPromote {
+		// A person accepted a promotion into env: an earlier rejection there is history.
+		if deleted, err := er.DeleteBranch(ctx, promotion.RejectedBranch(app, env)); err != nil {
+			log.Warn("rejection record not removed", "branch", promotion.RejectedBranch(app, env), "err", err)
+		} else if deleted {
+			log.Info("earlier rejection removed", "branch", promotion.RejectedBranch(app, env))
+		}
+	}
 	p.promoSyncApp(ctx, lr, er, app)
 	log.Info("bot PR merged: deployed", "source", now.Source.Repo+"@"+short(now.Source.Commit), "env_commit", short(head))
 	if kind != promotion.KindPromote {

@@ -839,3 +839,43 @@ func TestRollbackReadsDeeperHistory(t *testing.T) {
 		t.Errorf("rollback to a commit never deployed: %v, want ErrNothingToRollBack", err)
 	}
 }
+
+// TestMergedPromotionClearsRejection: a promotion into production closed unmerged is
+// recorded as rejected; once a person asks again and merges it, the record is removed.
+func TestMergedPromotionClearsRejection(t *testing.T) {
+	h := newPromoHarness(t, true)
+	ctx := context.Background()
+	p := h.bot("one")
+	h.push(p, h.commitApp("ghcr.io/acme/shop-web:2.0.0"))
+	prs := h.openPRs()
+	if len(prs) != 1 || prs[0].Head != promoProd {
+		t.Fatalf("open PRs = %+v, want the production promotion", prs)
+	}
+	closed := "closed"
+	if _, _, err := h.forge.GitHub().PullRequests.Edit(ctx, promoOwner, "env", prs[0].Number, &github.PullRequest{State: &closed}); err != nil {
+		t.Fatal(err)
+	}
+	h.settle(p)
+	rejected := promotion.RejectedBranch("shop", "production")
+	if h.branchHead(rejected) == "" {
+		t.Fatal("no rejection recorded")
+	}
+	res, err := p.Promote(ctx, PromoteRequest{App: "shop", To: "production", Explicit: true, Job: h.job(&events.Event{Kind: events.KindIssueComment})})
+	if err != nil || res.PR == 0 {
+		t.Fatalf("promote again: %+v, %v", res, err)
+	}
+	if _, err := h.forge.MergePR(ctx, h.envGH, res.PR, forge.Merge{}); err != nil {
+		t.Fatal(err)
+	}
+	h.settle(p)
+	if head := h.branchHead(rejected); head != "" {
+		t.Errorf("%s still at %s after the promotion was merged", rejected, head[:7])
+	}
+	state, err := p.PromotionState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := promoFind(state, "shop", "production"); st.Rejected != nil || st.SourceCommit == "" {
+		t.Errorf("production state = %+v, want deployed and no rejection", st)
+	}
+}
