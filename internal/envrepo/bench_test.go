@@ -96,3 +96,31 @@ func cpuTime(b *testing.B, who int) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkBehind measures checking an open bot branch against a moved env branch (the
+// check every push to the env branch makes for each open bot PR) in env repos of 10 and
+// 10,000 apps: the branch changes one app, the env branch has since changed another, so the
+// whole three-way comparison runs and finds nothing to rebuild.
+func BenchmarkBehind(b *testing.B) {
+	ctx := context.Background()
+	for _, n := range []int{10, 10000} {
+		e := seedApps(b, n)
+		r := openRepo(b, e.url)
+		const branch = "scorebot/promote/app-00001/dev"
+		if _, err := r.PushBranch(ctx, branch, "main", Message{Subject: "promote app-00001"}, appFiles(1, "v1")); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := openRepo(b, e.url).Apply(ctx, Message{Subject: "deploy app-00002"}, appFiles(2, "v1")); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("apps=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				behind, err := r.Behind(ctx, "main", branch)
+				if err != nil || len(behind) != 0 {
+					b.Fatal(behind, err)
+				}
+			}
+		})
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
@@ -62,44 +64,60 @@ func (r *Repo) behind(ctx context.Context, tip, head plumbing.Hash) (bool, error
 	if err != nil {
 		return false, fmt.Errorf("read commit %s: %w", head, err)
 	}
-	trees := make([]*object.Tree, 3)
-	for i, cc := range []*object.Commit{built, c, now} {
-		if trees[i], err = cc.Tree(); err != nil {
-			return false, fmt.Errorf("tree of %s: %w", cc.Hash, err)
+	return r.diverged(ctx, entry{built.TreeHash, true}, entry{c.TreeHash, true}, entry{now.TreeHash, true})
+}
+
+// entry is a tree entry reduced to what the three-way check needs; a zero hash is "absent".
+type entry struct {
+	hash plumbing.Hash
+	tree bool
+}
+
+// folderOrNone: a folder, or nothing (compared as an empty folder).
+func (e entry) folderOrNone() bool { return e.tree || e.hash.IsZero() }
+
+// diverged reports whether, at one path, base changed (then → now) what the branch changed
+// (then → mine) to something else. It descends only into folders that all three hold
+// differently (an absent folder counts as empty), so it reads a few trees on the changed
+// paths, not the repo.
+func (r *Repo) diverged(ctx context.Context, then, mine, now entry) (bool, error) {
+	switch {
+	case then.hash == mine.hash: // the branch leaves this path alone
+		return false, nil
+	case now.hash == then.hash || now.hash == mine.hash: // base left it, or holds the branch's
+		return false, nil
+	case !then.folderOrNone() || !mine.folderOrNone() || !now.folderOrNone():
+		return true, nil // a file changed both ways
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	var kids [3]map[string]entry
+	for i, e := range []entry{then, mine, now} {
+		if e.hash.IsZero() {
+			continue
+		}
+		t, err := object.GetTree(r.store, e.hash)
+		if err != nil {
+			return false, fmt.Errorf("read tree %s: %w", e.hash, err)
+		}
+		kids[i] = make(map[string]entry, len(t.Entries))
+		for _, te := range t.Entries {
+			kids[i][te.Name] = entry{te.Hash, te.Mode == filemode.Dir}
 		}
 	}
-	then, mine, cur := trees[0], trees[1], trees[2]
-	changes, err := object.DiffTreeWithOptions(ctx, then, mine, nil)
-	if err != nil {
-		return false, fmt.Errorf("diff against its base: %w", err)
+	names := make([]string, 0, len(kids[0])+len(kids[1]))
+	for _, m := range kids[:2] {
+		for n := range m {
+			names = append(names, n)
+		}
 	}
-	for _, ch := range changes {
-		for _, p := range []string{ch.From.Name, ch.To.Name} {
-			if p == "" {
-				continue
-			}
-			var h [3]plumbing.Hash
-			for i, t := range []*object.Tree{then, mine, cur} {
-				if h[i], err = entryHash(t, p); err != nil {
-					return false, err
-				}
-			}
-			if h[2] != h[0] && h[2] != h[1] {
-				return true, nil
-			}
+	slices.Sort(names)
+	for _, n := range slices.Compact(names) {
+		d, err := r.diverged(ctx, kids[0][n], kids[1][n], kids[2][n])
+		if err != nil || d {
+			return d, err
 		}
 	}
 	return false, nil
-}
-
-// entryHash is the object at path p of t, ZeroHash when there is none.
-func entryHash(t *object.Tree, p string) (plumbing.Hash, error) {
-	e, err := t.FindEntry(p)
-	switch {
-	case errors.Is(err, object.ErrEntryNotFound), errors.Is(err, object.ErrDirectoryNotFound):
-		return plumbing.ZeroHash, nil
-	case err != nil:
-		return plumbing.ZeroHash, fmt.Errorf("envrepo: look up %s: %w", p, err)
-	}
-	return e.Hash, nil
 }

@@ -486,3 +486,33 @@ func TestDeleteBranch(t *testing.T) {
 		t.Fatalf("main changed: %q", got)
 	}
 }
+
+// Folders: a new folder both sides add with different files is no conflict (git merges it);
+// a folder the branch deletes while base changes a file in it is.
+func TestBehindFolders(t *testing.T) {
+	e := newEnv(t, map[string][]byte{"apps/prod/shop/a.yaml": []byte("v1\n"), "apps/prod/old/a.yaml": []byte("o1\n")})
+	r, other := openRepo(t, e.url), openRepo(t, e.url)
+	ctx := context.Background()
+	check := func(branch string, want bool) {
+		t.Helper()
+		got, err := r.Behind(ctx, "main", branch)
+		if err != nil || (len(got) == 1) != want {
+			t.Fatalf("Behind(%s) = %v, %v; want behind %v", branch, got, err, want)
+		}
+	}
+	if _, err := r.PushBranch(ctx, "scorebot/a", "main", msg("a uses redis"), Change{Files: map[string][]byte{"apps/prod/_shared/redis/s.yaml": []byte("r\n")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.PushBranch(ctx, "scorebot/b", "main", msg("remove old"), Change{Owned: []string{"apps/prod/old/"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Apply(ctx, msg("b uses postgres"), Change{Files: map[string][]byte{"apps/prod/_shared/pg/s.yaml": []byte("p\n")}}); err != nil {
+		t.Fatal(err)
+	}
+	check("scorebot/a", false)
+	check("scorebot/b", false)
+	if _, err := other.Apply(ctx, msg("change old"), Change{Files: map[string][]byte{"apps/prod/old/a.yaml": []byte("o2\n")}}); err != nil {
+		t.Fatal(err)
+	}
+	check("scorebot/b", true)
+}
