@@ -470,16 +470,23 @@ func TestDeleteBranch(t *testing.T) {
 	if _, err := r.PushBranch(ctx, branch, "main", msg("reject"), Change{Files: map[string][]byte{"x": []byte("x")}}); err != nil {
 		t.Fatal(err)
 	}
-	if deleted, err := r.DeleteBranch(ctx, branch); err != nil || !deleted {
+	pushed, err := r.PushBranch(ctx, branch, "main", msg("reject again"), Change{Files: map[string][]byte{"x": []byte("y")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if deleted, err := r.DeleteBranch(ctx, branch, strings.Repeat("0", 39)+"1"); err != nil || deleted {
+		t.Fatalf("DeleteBranch at another commit = %v, %v; want kept", deleted, err)
+	}
+	if deleted, err := r.DeleteBranch(ctx, branch, pushed.Commit); err != nil || !deleted {
 		t.Fatalf("DeleteBranch = %v, %v", deleted, err)
 	}
 	if head, err := e.host.Head(ctx, "env", branch); err != nil || head != "" {
 		t.Fatalf("the branch is still on the server: %q %v", head, err)
 	}
-	if deleted, err := r.DeleteBranch(ctx, branch); err != nil || deleted {
+	if deleted, err := r.DeleteBranch(ctx, branch, ""); err != nil || deleted {
 		t.Fatalf("deleting a missing branch = %v, %v; want false, nil", deleted, err)
 	}
-	if _, err := r.DeleteBranch(ctx, "main"); !errors.Is(err, ErrNotBotBranch) {
+	if _, err := r.DeleteBranch(ctx, "main", ""); !errors.Is(err, ErrNotBotBranch) {
 		t.Fatalf("DeleteBranch(main) = %v, want ErrNotBotBranch", err)
 	}
 	if got := e.git(t, "show", "main:apps/prod/shop/a.yaml"); got != "v1" {

@@ -141,10 +141,11 @@ func (r *Repo) PushBranch(ctx context.Context, branch, base string, msg Message,
 	})
 }
 
-// DeleteBranch deletes the bot-owned branch (with a lease: only the value it read). Only
-// branches under Config.BotBranchPrefix may be deleted; a branch that does not exist is not
-// an error, and deleted says whether there was one.
-func (r *Repo) DeleteBranch(ctx context.Context, branch string) (deleted bool, err error) {
+// DeleteBranch deletes the bot-owned branch (with a lease: only the value it read), and when
+// at is set only while the branch is at that commit, so a branch pushed again since is kept.
+// Only branches under Config.BotBranchPrefix may be deleted; a branch that does not exist (or
+// has moved from at) is not an error, and deleted says whether it was deleted.
+func (r *Repo) DeleteBranch(ctx context.Context, branch, at string) (deleted bool, err error) {
 	if !strings.HasPrefix(branch, r.cfg.BotBranchPrefix) || branch == r.cfg.BotBranchPrefix {
 		return false, fmt.Errorf("envrepo: delete branch %q: %w: only branches under %q may be deleted", branch, ErrNotBotBranch, r.cfg.BotBranchPrefix)
 	}
@@ -156,7 +157,7 @@ func (r *Repo) DeleteBranch(ctx context.Context, branch string) (deleted bool, e
 			return Result{}, err
 		}
 		cur := heads[branch]
-		if cur.IsZero() {
+		if cur.IsZero() || at != "" && cur.String() != at {
 			return Result{}, nil
 		}
 		if err := r.push(ctx, branchRef(branch), cur, plumbing.ZeroHash, nil); err != nil {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -325,12 +326,17 @@ func (p *Pipeline) HandlePromotionPR(ctx context.Context, job *Job) (handled boo
 	id := rep.createDeployment(ctx, e)
 	rep.deploymentStatus(ctx, id, "success", desc, envURL)
 	rep.status(ctx, "success", desc, envURL)
+	// The merged branch is done with, unless it was pushed again since (a newer promotion);
+	// and a person accepted a promotion into env, so an earlier rejection there is history.
+	done := map[string]string{ev.PRHead.Ref: ev.PRHead.SHA}
 	if kind == promotion.KindPromote {
-		// A person accepted a promotion into env: an earlier rejection there is history.
-		if deleted, err := er.DeleteBranch(ctx, promotion.RejectedBranch(app, env)); err != nil {
-			log.Warn("rejection record not removed", "branch", promotion.RejectedBranch(app, env), "err", err)
+		done[promotion.RejectedBranch(app, env)] = ""
+	}
+	for _, b := range slices.Sorted(maps.Keys(done)) {
+		if deleted, err := er.DeleteBranch(ctx, b, done[b]); err != nil {
+			log.Warn("bot branch not deleted", "branch", b, "err", err)
 		} else if deleted {
-			log.Info("earlier rejection removed", "branch", promotion.RejectedBranch(app, env))
+			log.Info("bot branch deleted", "branch", b)
 		}
 	}
 	p.promoSyncApp(ctx, lr, er, app)

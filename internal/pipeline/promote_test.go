@@ -841,7 +841,8 @@ func TestRollbackReadsDeeperHistory(t *testing.T) {
 }
 
 // TestMergedPromotionClearsRejection: a promotion into production closed unmerged is
-// recorded as rejected; once a person asks again and merges it, the record is removed.
+// recorded as rejected; once a person asks again and merges it, the record is removed, and
+// so is the merged promotion's branch.
 func TestMergedPromotionClearsRejection(t *testing.T) {
 	h := newPromoHarness(t, true)
 	ctx := context.Background()
@@ -868,8 +869,10 @@ func TestMergedPromotionClearsRejection(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.settle(p)
-	if head := h.branchHead(rejected); head != "" {
-		t.Errorf("%s still at %s after the promotion was merged", rejected, head[:7])
+	for _, b := range []string{rejected, promoProd} {
+		if head := h.branchHead(b); head != "" {
+			t.Errorf("%s still at %s after the promotion was merged", b, head[:7])
+		}
 	}
 	state, err := p.PromotionState(ctx)
 	if err != nil {
