@@ -3,6 +3,9 @@ package envrepo
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -50,6 +53,8 @@ func seedApps(b *testing.B, n int) *env {
 // CPU time of this process (the bot's side: build, pack, HTTP; the in-process HTTP front of
 // the git host is counted here too, and is the same for both sizes) and of the git server's
 // processes (http-backend, receive-pack and what it runs), which the test waits for.
+// "git-cli-push" is the yardstick: the git CLI pushing the same kind of one-file commit to the
+// same server (the commit is made outside the timer), to tell the server's share from ours.
 func BenchmarkOneAppCommit(b *testing.B) {
 	ctx := context.Background()
 	for _, n := range []int{10, 10000} {
@@ -83,6 +88,9 @@ func BenchmarkOneAppCommit(b *testing.B) {
 			perOp := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.N) }
 			b.ReportMetric(perOp(cpuTime(b, syscall.RUSAGE_SELF)-bot), "bot-cpu-us/op")
 			b.ReportMetric(perOp(cpuTime(b, syscall.RUSAGE_CHILDREN)-server), "server-cpu-us/op")
+		})
+		b.Run(fmt.Sprintf("git-cli-push/apps=%d", n), func(b *testing.B) {
+			benchGitPush(b, e.url)
 		})
 	}
 }
@@ -122,5 +130,35 @@ func BenchmarkBehind(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// benchGitPush times `git push` of one-file commits to url's main, made with git plumbing in a
+// clone outside the timer.
+func benchGitPush(b *testing.B, url string) {
+	dir := b.TempDir()
+	git := func(stdin string, args ...string) string {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
+			"GIT_AUTHOR_NAME=bench", "GIT_AUTHOR_EMAIL=bench@example.test", "GIT_COMMITTER_NAME=bench", "GIT_COMMITTER_EMAIL=bench@example.test")
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("", "clone", "-q", "--no-checkout", url, ".")
+	git("", "read-tree", "HEAD")
+	file := envtree.AppDir("", "dev", "app-00001") + "/deployment.yaml"
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		blob := git(fmt.Sprintf("cli %d\n", i), "hash-object", "-w", "--stdin")
+		git("", "update-index", "--cacheinfo", "100644,"+blob+","+file)
+		commit := git(fmt.Sprintf("cli %d", i), "commit-tree", git("", "write-tree"), "-p", "HEAD")
+		git("", "update-ref", "HEAD", commit)
+		b.StartTimer()
+		git("", "push", "-q", "origin", "HEAD:main")
 	}
 }
