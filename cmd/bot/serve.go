@@ -138,15 +138,16 @@ func readSecret(path string) ([]byte, error) {
 	return readSecretFile(path, "--webhook-secret-file", "the secret configured on the GitHub App or webhook")
 }
 
-// readSecretFile reads a credential from the file a flag names, without surrounding white
-// space; what says what belongs in it, for the error of an empty file. The value is never
-// part of an error.
+// readSecretFile reads a credential from the file a flag names, without its trailing line
+// ends (a webhook secret may begin or end with a space, and must stay byte for byte); what
+// says what belongs in it, for the error of an empty file. The value is never part of an
+// error.
 func readSecretFile(path, flagName, what string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", flagName, err)
 	}
-	b = bytes.TrimSpace(b)
+	b = bytes.TrimRight(b, "\r\n")
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%s: %s is empty: put %s in it", flagName, path, what)
 	}

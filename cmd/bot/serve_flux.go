@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"path/filepath"
 
+	"github.com/go-git/go-git/v5/plumbing/transport"
+
 	"github.com/scorebot/scorebot/internal/fluxfeedback"
 	"github.com/scorebot/scorebot/internal/forge"
 	"github.com/scorebot/scorebot/internal/gitcache"
@@ -50,7 +52,8 @@ func (f *fluxFlags) handlers(role, dataDir string, gh *forge.Client, p *pipeline
 	if err != nil {
 		return nil, err
 	}
-	prov := &fluxfeedback.EnvRepoProvenance{Cache: cache, URL: f.envRepoURL, Base: f.envRepoPath}
+	prov := &fluxfeedback.EnvRepoProvenance{Cache: cache, URL: f.envRepoURL, Base: f.envRepoPath,
+		GitAuth: func(ctx context.Context) (transport.AuthMethod, error) { return gh.GitAuth(ctx) }}
 	if prov.URL == "" {
 		if p == nil {
 			return nil, errors.New("--flux-secret-file on a process without workers needs --flux-env-repo-url (the env repo Flux follows)")

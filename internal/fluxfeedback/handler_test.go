@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+
 	"github.com/scorebot/scorebot/internal/forge"
 	"github.com/scorebot/scorebot/internal/forge/standin"
 	"github.com/scorebot/scorebot/internal/gitcache"
@@ -332,10 +335,18 @@ func TestProvenanceFirstLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &EnvRepoProvenance{Cache: cache, URL: githost.URL(srv.URL, "env")}
+	asked := 0
+	p := &EnvRepoProvenance{Cache: cache, URL: githost.URL(srv.URL, "env"),
+		GitAuth: func(context.Context) (transport.AuthMethod, error) {
+			asked++
+			return &githttp.BasicAuth{Username: "x-access-token", Password: "t"}, nil
+		}}
 	src, err := p.Source(context.Background(), "development", "shop", commit)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if asked == 0 {
+		t.Error("the env repo was fetched without asking for credentials (a private env repo would fail)")
 	}
 	if src.Repo != "local/shop" || src.Commit != app {
 		t.Errorf("Source = %+v, want local/shop@%s", src, app)

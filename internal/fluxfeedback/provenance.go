@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/go-git/go-git/v5/plumbing/transport"
 	"sigs.k8s.io/yaml"
 
 	"github.com/scorebot/scorebot/internal/gitcache"
@@ -37,13 +38,16 @@ type EnvRepoProvenance struct {
 	// Locate, when set and URL is empty, returns URL and Base per request: `bot serve` reads
 	// them from the rules repo's platform file (the pipeline's current rules).
 	Locate func(ctx context.Context) (url, base string, err error)
+	// GitAuth, when set, gives the credentials of each fetch (asked afresh: GitHub App
+	// installation tokens expire); nil fetches anonymously.
+	GitAuth func(ctx context.Context) (transport.AuthMethod, error)
 }
 
 // Source implements Provenance.
 func (p *EnvRepoProvenance) Source(ctx context.Context, env, app, envCommit string) (Source, error) {
 	url, base := p.URL, p.Base
+	var err error
 	if url == "" && p.Locate != nil {
-		var err error
 		if url, base, err = p.Locate(ctx); err != nil {
 			return Source{}, fmt.Errorf("locate the env repo: %w", err)
 		}
@@ -51,7 +55,13 @@ func (p *EnvRepoProvenance) Source(ctx context.Context, env, app, envCommit stri
 	if url == "" {
 		return Source{}, errors.New("env repo URL unknown: set EnvRepoProvenance.URL or Locate")
 	}
-	snap, err := p.Cache.Fetch(ctx, gitcache.Source{URL: url, Commit: envCommit})
+	src := gitcache.Source{URL: url, Commit: envCommit}
+	if p.GitAuth != nil {
+		if src.Auth, err = p.GitAuth(ctx); err != nil {
+			return Source{}, fmt.Errorf("env repo %s: credentials: %w", url, err)
+		}
+	}
+	snap, err := p.Cache.Fetch(ctx, src)
 	if err != nil {
 		return Source{}, fmt.Errorf("env repo %s at %s: %w", url, envCommit, err)
 	}
