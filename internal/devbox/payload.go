@@ -22,10 +22,6 @@ const maxPushCommits = 20
 // webhookURLs builds the url fields of payloads from the sandbox root.
 type webhookURLs struct{ root string }
 
-func (u webhookURLs) api(format string, a ...any) string {
-	return u.root + "/api/v3" + fmt.Sprintf(format, a...)
-}
-
 func (u webhookURLs) html(format string, a ...any) string { return u.root + fmt.Sprintf(format, a...) }
 
 // pushPayload renders a ref update of a local repo as GitHub's push webhook.

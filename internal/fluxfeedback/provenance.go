@@ -7,7 +7,6 @@ import (
 	"io/fs"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	"sigs.k8s.io/yaml"
 
 	"github.com/scorebot/scorebot/internal/gitcache"
 	"github.com/scorebot/scorebot/internal/render/envtree"
@@ -83,19 +82,14 @@ func (p *EnvRepoProvenance) Source(ctx context.Context, env, app, envCommit stri
 	return parseProvenance(path, b)
 }
 
-// parseProvenance reads the fields of envtree's provenance record this package needs.
+// parseProvenance reads the source of envtree's provenance record at path.
 func parseProvenance(path string, b []byte) (Source, error) {
-	var rec struct {
-		Source struct {
-			Repo   string `json:"repo"`
-			Commit string `json:"commit"`
-		} `json:"source"`
-	}
-	if err := yaml.Unmarshal(b, &rec); err != nil {
-		return Source{}, fmt.Errorf("%s: %w", path, err)
-	}
-	if rec.Source.Repo == "" || !shaRE.MatchString(rec.Source.Commit) {
+	rec, err := envtree.ParseRecord(b)
+	switch {
+	case errors.Is(err, envtree.ErrNoSource), err == nil && !shaRE.MatchString(rec.Source.Commit):
 		return Source{}, fmt.Errorf("%w: %s has no source.repo and source.commit", ErrNoProvenance, path)
+	case err != nil:
+		return Source{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return Source{Repo: rec.Source.Repo, Commit: rec.Source.Commit}, nil
 }

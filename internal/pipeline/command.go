@@ -143,7 +143,7 @@ func (cs Commands) Handle(ctx context.Context, p *Pipeline, job *Job) error {
 	if !ok || err != nil {
 		return err
 	}
-	fc := p.previewForge(job)
+	fc := p.jobForge(job)
 	if fc == nil {
 		job.Log.Info("command ignored: no GitHub client configured")
 		return nil
@@ -229,7 +229,7 @@ func clipWord(s string) string {
 // commandPreview runs `/scorebot preview [env]`: the preview of the PR's current head.
 func commandPreview(ctx context.Context, p *Pipeline, job *Job, words []string) error {
 	ev := job.Event
-	fc := p.previewForge(job)
+	fc := p.jobForge(job)
 	repo, err := forge.ParseRepo(ev.Repo)
 	if err != nil {
 		return Permanent(err)

@@ -31,7 +31,7 @@ func HandlePreviewPR(ctx context.Context, p *Pipeline, job *Job) error {
 	if ev.Kind != events.KindPullRequest || ev.PRNumber == 0 {
 		return nil
 	}
-	fc := p.previewForge(job)
+	fc := p.jobForge(job)
 	if fc == nil {
 		job.Log.Info("preview skipped: no GitHub client configured")
 		return nil
@@ -159,7 +159,7 @@ func (p *Pipeline) previewEnv(ctx context.Context, er *envrepo.Repo, lr *LoadedR
 func readPrefixes(ctx context.Context, er *envrepo.Repo, prefixes ...[]string) (map[string][]byte, error) {
 	files, err := er.ReadTree(ctx, slices.Concat(prefixes...)...)
 	if err != nil {
-		return nil, transient(fmt.Errorf("preview: read the env repo: %w", err))
+		return nil, transient(fmt.Errorf("read the env repo: %w", err))
 	}
 	return files, nil
 }
@@ -293,18 +293,4 @@ func (p *Pipeline) previewOutdated(ctx context.Context, fc *forge.Client, repo f
 		return fmt.Errorf("preview: mark the comment on %s#%d outdated: %w", repo, ev.PRNumber, err)
 	}
 	return nil
-}
-
-// previewForge is the GitHub client of the job's installation (nil: no GitHub configured).
-func (p *Pipeline) previewForge(job *Job) *forge.Client {
-	c := p.cfg.Forge
-	if c == nil || job.Event.InstallationID == 0 {
-		return c
-	}
-	ic, err := c.ForInstallation(job.Event.InstallationID)
-	if err != nil {
-		job.Log.Warn("GitHub client for installation", "installation", job.Event.InstallationID, "err", err)
-		return nil
-	}
-	return ic
 }

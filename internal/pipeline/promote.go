@@ -141,15 +141,13 @@ func (p *Pipeline) Promote(ctx context.Context, req PromoteRequest) (PromoteResu
 	if err != nil {
 		return res, Permanent(fmt.Errorf("render %s@%s for %s: %w", src.Source.Repo, short(src.Source.Commit), step.To.Name, err))
 	}
-	chg := promoChange(out)
-	current, err := promoReadPrefixes(ctx, er, "", chg.Owned)
+	chg := change(out)
+	current, err := readPrefixes(ctx, er, chg.Owned)
 	if err != nil {
 		return res, err
 	}
-	cur, _, err := p.promoProvenance(ctx, er, "", base, step.To.Name, app)
-	if err != nil {
-		return res, err
-	}
+	// What the target runs now: its record is among the app's own files just read.
+	cur, _ := p.provenanceIn(current, promoProvenancePaths(base, step.To.Name, app))
 
 	envBranch := promoEnvBranch(lr.Rules)
 	msg := envrepo.Message{
@@ -179,7 +177,7 @@ func (p *Pipeline) Promote(ctx context.Context, req PromoteRequest) (PromoteResu
 		SourceRepo: src.Source.Repo, SourceCommit: src.Source.Commit,
 		SourceURL:   p.promoCommitURL(src.Source.Repo, src.Source.Commit),
 		RulesCommit: lr.Commit, AutoMerge: step.To.AutoMerge,
-		Diffs: preview.Diff(current, promoUnder(out.Files, chg.Owned)),
+		Diffs: preview.Diff(current, preview.Restrict(out.Files, chg.Owned)),
 	}
 	if cur.Source.Commit != "" {
 		desc.Current = cur.Source.Commit
@@ -360,7 +358,7 @@ func (p *Pipeline) promoRefuseStale(ctx context.Context, lr *LoadedRules, er *en
 	if err != nil || !ok || prov.Source.Commit == now.Source.Commit {
 		return err
 	}
-	fc := p.promoForge(job)
+	fc := p.jobForge(job)
 	if fc == nil {
 		return nil
 	}
@@ -442,23 +440,25 @@ func (p *Pipeline) promoProvenance(ctx context.Context, er *envrepo.Repo, branch
 	if err != nil {
 		return promotion.Provenance{}, false, fmt.Errorf("read %s of the env repo: %w", paths[0], err)
 	}
-	var file string
-	var data []byte
+	prov, ok := p.provenanceIn(files, paths)
+	return prov, ok, nil
+}
+
+// provenanceIn is the first readable provenance record among paths in files.
+func (p *Pipeline) provenanceIn(files map[string][]byte, paths []string) (promotion.Provenance, bool) {
 	for _, f := range paths {
-		if d, ok := files[f]; ok {
-			file, data = f, d
-			break
+		data, ok := files[f]
+		if !ok {
+			continue
 		}
+		prov, err := promotion.ParseProvenance(data)
+		if err != nil {
+			p.log.Warn("unreadable provenance record ignored", "path", f, "err", err)
+			return promotion.Provenance{}, false
+		}
+		return prov, true
 	}
-	if data == nil {
-		return promotion.Provenance{}, false, nil
-	}
-	prov, err := promotion.ParseProvenance(data)
-	if err != nil {
-		p.log.Warn("unreadable provenance record ignored", "path", file, "err", err)
-		return promotion.Provenance{}, false, nil
-	}
-	return prov, true, nil
+	return promotion.Provenance{}, false
 }
 
 // promoProvenancePaths are where app's provenance record may be, in the order to try: the
@@ -467,47 +467,11 @@ func promoProvenancePaths(base, env, app string) []string {
 	return []string{envtree.ProvenancePath(base, env, app), envtree.LegacyProvenancePath(base, env, app)}
 }
 
-// promoChange is a render as an env-repo change: the app's own paths and its shared
-// resources are replaced.
-func promoChange(out *render.Output) envrepo.Change {
-	owned := append(slices.Clone(out.Owned), out.Shared...)
-	return envrepo.Change{Owned: owned, Files: out.Files}
-}
-
-// promoReadPrefixes reads every file under prefixes on branch ("" = the env branch).
-func promoReadPrefixes(ctx context.Context, er *envrepo.Repo, branch string, prefixes []string) (map[string][]byte, error) {
-	read := er.ReadTree
-	if branch != "" {
-		read = func(ctx context.Context, prefixes ...string) (map[string][]byte, error) {
-			return er.ReadBranchTree(ctx, branch, prefixes...)
-		}
-	}
-	files, err := read(ctx, prefixes...)
-	if err != nil {
-		return nil, fmt.Errorf("read the env repo: %w", err)
-	}
-	return files, nil
-}
-
-// promoUnder keeps the files under one of prefixes.
-func promoUnder(files map[string][]byte, prefixes []string) map[string][]byte {
-	out := map[string][]byte{}
-	for p, data := range files {
-		for _, pre := range prefixes {
-			if p == strings.TrimSuffix(pre, "/") || strings.HasPrefix(p, strings.TrimSuffix(pre, "/")+"/") {
-				out[p] = data
-				break
-			}
-		}
-	}
-	return out
-}
-
 // promoPR opens the PR of res.Branch into the env branch with desc, or brings the open one up
 // to date, and fills in res's PR fields. fc is nil, and nothing is done, when there is no
 // GitHub client.
 func (p *Pipeline) promoPR(ctx context.Context, job *Job, lr *LoadedRules, res *PromoteResult, desc promotion.Description) (fc *forge.Client, repo forge.Repo, err error) {
-	if fc = p.promoForge(job); fc == nil {
+	if fc = p.jobForge(job); fc == nil {
 		return nil, forge.Repo{}, nil
 	}
 	if repo, err = p.promoEnvRepoName(lr.Rules); err != nil {
@@ -533,8 +497,9 @@ func promoMerge(ctx context.Context, fc *forge.Client, repo forge.Repo, res *Pro
 	return nil
 }
 
-// promoForge is the GitHub client for the job's installation (nil: no GitHub).
-func (p *Pipeline) promoForge(job *Job) *forge.Client {
+// jobForge is the GitHub client for the job's installation (nil: no GitHub, or no client
+// for the installation; logged).
+func (p *Pipeline) jobForge(job *Job) *forge.Client {
 	c := p.cfg.Forge
 	if c == nil || job == nil || job.Event == nil || job.Event.InstallationID == 0 {
 		return c

@@ -18,7 +18,7 @@ import (
 // returned for a retry; everything else is answered.
 func (p *Pipeline) PromotionCommand(ctx context.Context, job *Job, words []string) error {
 	ev := job.Event
-	fc := p.promoForge(job)
+	fc := p.jobForge(job)
 	if fc == nil {
 		p.promoLog(job).Warn("promotion command ignored: no GitHub client")
 		return nil

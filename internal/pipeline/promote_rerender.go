@@ -52,17 +52,17 @@ func (p *Pipeline) RerenderPromoted(ctx context.Context, job *Job, lr *LoadedRul
 			failed = append(failed, d.App)
 			continue
 		}
-		chg := promoChange(out)
+		chg := change(out)
 		changes = append(changes, chg)
 		owned = append(owned, chg.Owned...)
-		for k, v := range promoUnder(out.Files, chg.Owned) {
+		for k, v := range preview.Restrict(out.Files, chg.Owned) {
 			rendered[k] = v
 		}
 		apps = append(apps, d.App)
 	}
 	slices.Sort(owned)
 	owned = slices.Compact(owned)
-	current, err := promoReadPrefixes(ctx, er, "", owned)
+	current, err := readPrefixes(ctx, er, owned)
 	if err != nil {
 		return res, err
 	}

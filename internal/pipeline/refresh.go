@@ -19,7 +19,7 @@ import (
 // A PR the move did not touch is left as it is, so its reviews and checks stand. It returns
 // the PRs it rebuilt.
 func (p *Pipeline) refreshBotPRs(ctx context.Context, job *Job, lr *LoadedRules) ([]int, error) {
-	fc := p.promoForge(job)
+	fc := p.jobForge(job)
 	if fc == nil {
 		return nil, nil // no GitHub client: no PRs to keep mergeable
 	}

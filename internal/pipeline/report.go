@@ -20,17 +20,12 @@ type reporter struct {
 }
 
 func (p *Pipeline) reporter(_ context.Context, job *Job, repo, sha, statusContext string) *reporter {
-	if p.cfg.Forge == nil || sha == "" {
+	if sha == "" {
 		return nil
 	}
-	c := p.cfg.Forge
-	if id := job.Event.InstallationID; id != 0 {
-		ic, err := c.ForInstallation(id)
-		if err != nil {
-			job.Log.Warn("GitHub client for installation", "installation", id, "err", err)
-			return nil
-		}
-		c = ic
+	c := p.jobForge(job)
+	if c == nil {
+		return nil
 	}
 	r, err := forge.ParseRepo(repo)
 	if err != nil {

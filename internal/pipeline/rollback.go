@@ -117,7 +117,7 @@ func (p *Pipeline) Rollback(ctx context.Context, req RollbackRequest) (PromoteRe
 	if err != nil {
 		return res, err
 	}
-	current, err := promoReadPrefixes(ctx, er, "", owned)
+	current, err := readPrefixes(ctx, er, owned)
 	if err != nil {
 		return res, err
 	}

@@ -185,10 +185,6 @@ func Render(in Input) (*Output, error) {
 			fromDefinitions = append(fromDefinitions, o)
 		}
 	}
-	for i := range own {
-		own[i] = withNamespace(own[i], ns)
-	}
-
 	app := envtree.App{
 		Base: in.Rules.Platform.EnvRepo.Path, Env: env.Name, AppID: in.AppID,
 		Namespace: ns, SharedNamespace: sharedNS, Objects: own,

@@ -292,7 +292,7 @@ func scalarStyle(s string) style {
 	letter := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 	switch c := s[0]; {
 	case letter(c):
-		if isYAML11Word(strings.ToLower(s)) {
+		if len(s) <= len("false") && isYAML11Word(strings.ToLower(s)) { // no allocation for longer words
 			return unsure // "yES": yaml/v2 writes it plain, but why be clever
 		}
 		return plain
