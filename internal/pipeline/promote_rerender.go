@@ -35,6 +35,7 @@ func (p *Pipeline) RerenderPromoted(ctx context.Context, job *Job, lr *LoadedRul
 	var failed, apps []string
 	rendered := map[string][]byte{}
 	var owned []string
+	ownOf := map[string][]string{} // each app's own paths (not the shared resources)
 	for _, d := range deployed {
 		job.InProgress()
 		app, err := p.ReadApp(ctx, lr.Rules, d.SourceRepo, "", d.SourceCommit, d.ScoreFiles...)
@@ -59,6 +60,7 @@ func (p *Pipeline) RerenderPromoted(ctx context.Context, job *Job, lr *LoadedRul
 			rendered[k] = v
 		}
 		apps = append(apps, d.App)
+		ownOf[d.App] = out.Owned
 	}
 	slices.Sort(owned)
 	owned = slices.Compact(owned)
@@ -67,13 +69,14 @@ func (p *Pipeline) RerenderPromoted(ctx context.Context, job *Job, lr *LoadedRul
 		return res, err
 	}
 	diffs := preview.Diff(current, rendered)
+	changed := map[string][]byte{}
+	for _, d := range diffs {
+		changed[d.Path] = nil
+	}
 	var changedApps []string
 	for _, a := range apps {
-		for _, d := range diffs {
-			if strings.Contains(d.Path, "/"+a+"/") || strings.HasSuffix(d.Path, "/"+a+".yaml") {
-				changedApps = append(changedApps, a)
-				break
-			}
+		if len(preview.Restrict(changed, ownOf[a])) > 0 {
+			changedApps = append(changedApps, a)
 		}
 	}
 	msg := envrepo.Message{
