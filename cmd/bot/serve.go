@@ -16,6 +16,7 @@ import (
 
 	"github.com/scorebot/scorebot/internal/config"
 	"github.com/scorebot/scorebot/internal/events"
+	"github.com/scorebot/scorebot/internal/forge"
 	"github.com/scorebot/scorebot/internal/pipeline"
 	"github.com/scorebot/scorebot/internal/server"
 )
@@ -91,9 +92,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	gh, err := work.forge(log)
-	if err != nil {
-		return err
+	// GitHub is for the workers and the Flux feedback endpoint; an intake-only process
+	// neither reads credentials nor warns that it has none.
+	var gh *forge.Client
+	var err error
+	if *role != server.RoleWebhooks || flux.secretFile != "" {
+		if gh, err = work.forge(log); err != nil {
+			return err
+		}
 	}
 	var p *pipeline.Pipeline
 	if *role != server.RoleWebhooks {

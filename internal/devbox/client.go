@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/google/go-github/v60/github"
 
 	"github.com/scorebot/scorebot/internal/forge"
@@ -82,7 +83,7 @@ func (c *Client) Comment(ctx context.Context, repo string, number int, body stri
 // GitHub's commit page, and returns the comment's id. The sandbox sends a commit_comment
 // webhook, so `/scorebot promote <env>` there reaches the bot.
 func (c *Client) CommentOnCommit(ctx context.Context, repo, sha, body string) (int64, error) {
-	if !fullSHA(sha) {
+	if !plumbing.IsHash(sha) {
 		return 0, fmt.Errorf("comment on %s/%s@%s: give the commit's full 40-character sha (git rev-parse HEAD)", Owner, repo, sha)
 	}
 	cm, err := c.fc.CreateCommitComment(ctx, localRepo(repo), sha, body)
@@ -90,18 +91,6 @@ func (c *Client) CommentOnCommit(ctx context.Context, repo, sha, body string) (i
 		return 0, err
 	}
 	return cm.ID, nil
-}
-
-func fullSHA(s string) bool {
-	if len(s) != 40 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 func describe(resp *github.Response, err error) error {

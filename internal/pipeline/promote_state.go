@@ -113,17 +113,20 @@ func (p *Pipeline) promoDerive(ctx context.Context, lr *LoadedRules, er *envrepo
 		}
 		return recs[k]
 	}
+	// One read for every environment: the app's records, or all of them.
+	var prefixes []string
 	for _, env := range envs {
-		var files map[string][]byte
-		var err error
 		if app != "" {
-			files, err = er.ReadTree(ctx, promoProvenancePaths(base, env.Name, app)...)
+			prefixes = append(prefixes, promoProvenancePaths(base, env.Name, app)...)
 		} else {
-			files, err = er.ReadTree(ctx, envtree.AppsDir(base, env.Name))
+			prefixes = append(prefixes, envtree.AppsDir(base, env.Name))
 		}
-		if err != nil {
-			return nil, fmt.Errorf("read the env repo's %s: %w", env.Name, err)
-		}
+	}
+	files, err := er.ReadTree(ctx, prefixes...)
+	if err != nil {
+		return nil, fmt.Errorf("read the env repo's provenance records: %w", err)
+	}
+	for _, env := range envs {
 		for fp, data := range files {
 			a, ok := envtree.RecordApp(base, env.Name, fp)
 			if !ok || fp != envtree.ProvenancePath(base, env.Name, a) && files[envtree.ProvenancePath(base, env.Name, a)] != nil {

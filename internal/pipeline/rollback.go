@@ -63,7 +63,7 @@ func (p *Pipeline) Rollback(ctx context.Context, req RollbackRequest) (PromoteRe
 		return res, err
 	}
 	provPaths := promoProvenancePaths(base, env.Name, app)
-	var target *object.Commit
+	var head, target *object.Commit
 	var cur, prov promotion.Provenance
 	// The env repo writer keeps a shallow clone, so the history is read from a clone of its
 	// own, in memory and dropped afterwards: first the last commits, deeper only when the
@@ -84,6 +84,7 @@ func (p *Pipeline) Rollback(ctx context.Context, req RollbackRequest) (PromoteRe
 		if err != nil {
 			return res, fmt.Errorf("rollback: %w", err)
 		}
+		head = c
 		var ok bool
 		if cur, ok = promoProvenanceAt(c, provPaths); !ok {
 			return res, Permanent(fmt.Errorf("rollback %s in %s: %w: %s is not deployed in %s", app, env.Name, ErrNothingToRollBack, app, env.Name))
@@ -117,7 +118,7 @@ func (p *Pipeline) Rollback(ctx context.Context, req RollbackRequest) (PromoteRe
 	if err != nil {
 		return res, err
 	}
-	current, err := readPrefixes(ctx, er, owned)
+	current, err := promoFilesAt(head, owned) // the app's files now, from the clone in hand
 	if err != nil {
 		return res, err
 	}
