@@ -40,31 +40,14 @@ func (c *Client) FindCommitComment(ctx context.Context, repo Repo, sha, marker s
 // UpsertCommitComment is UpsertComment for a commit: one comment per marker on commit sha,
 // edited in place (an unchanged body is not sent again), created when there is none.
 func (c *Client) UpsertCommitComment(ctx context.Context, repo Repo, sha, marker, body string) (cm Comment, created bool, err error) {
-	if marker == "" {
-		return Comment{}, false, fmt.Errorf("upsert comment on %s@%s: empty marker: %w", repo, short(sha), ErrConfig)
-	}
-	if !strings.Contains(body, marker) {
-		body = marker + "\n" + body
-	}
-	if n := len([]rune(body)); n > MaxCommentLen {
-		return Comment{}, false, fmt.Errorf("upsert comment on %s@%s: body is %d characters, GitHub allows %d: %w", repo, short(sha), n, MaxCommentLen, ErrValidation)
-	}
-	old, ok, err := c.FindCommitComment(ctx, repo, sha, marker)
-	if err != nil {
-		return Comment{}, false, fmt.Errorf("upsert comment: %w", err)
-	}
-	if ok {
-		if old.Body == body {
-			return old, false, nil
-		}
-		rc, resp, err := c.gh.Repositories.UpdateComment(ctx, repo.Owner, repo.Name, old.ID, &github.RepositoryComment{Body: github.String(body)})
-		if err := wrap(fmt.Sprintf("edit comment %d on %s@%s", old.ID, repo, short(sha)), resp, err); err != nil {
-			return Comment{}, false, err
-		}
-		return fromCommitComment(rc), false, nil
-	}
-	cm, err = c.CreateCommitComment(ctx, repo, sha, body)
-	return cm, err == nil, err
+	where := fmt.Sprintf("%s@%s", repo, short(sha))
+	return upsertMarked(where, marker, body,
+		func() (Comment, bool, error) { return c.FindCommitComment(ctx, repo, sha, marker) },
+		func(id int64, body string) (Comment, error) {
+			rc, resp, err := c.gh.Repositories.UpdateComment(ctx, repo.Owner, repo.Name, id, &github.RepositoryComment{Body: github.String(body)})
+			return fromCommitComment(rc), wrap(fmt.Sprintf("edit comment %d on %s", id, where), resp, err)
+		},
+		func(body string) (Comment, error) { return c.CreateCommitComment(ctx, repo, sha, body) })
 }
 
 // CreateCommitComment comments on commit sha (the whole commit, not a line of it).

@@ -249,16 +249,34 @@ func (c *Client) FindComment(ctx context.Context, repo Repo, number int, marker 
 // body when missing. An unchanged body is not sent again. created tells whether a new comment
 // was made.
 func (c *Client) UpsertComment(ctx context.Context, repo Repo, number int, marker, body string) (cm Comment, created bool, err error) {
+	where := fmt.Sprintf("%s#%d", repo, number)
+	return upsertMarked(where, marker, body,
+		func() (Comment, bool, error) { return c.FindComment(ctx, repo, number, marker) },
+		func(id int64, body string) (Comment, error) {
+			ic, resp, err := c.gh.Issues.EditComment(ctx, repo.Owner, repo.Name, id, &github.IssueComment{Body: github.String(body)})
+			return fromGitHub(ic), wrap(fmt.Sprintf("edit comment %d on %s", id, where), resp, err)
+		},
+		func(body string) (Comment, error) {
+			ic, resp, err := c.gh.Issues.CreateComment(ctx, repo.Owner, repo.Name, number, &github.IssueComment{Body: github.String(body)})
+			return fromGitHub(ic), wrap("create comment on "+where, resp, err)
+		})
+}
+
+// upsertMarked keeps one comment per marker where (an issue, a PR, a commit): it puts the
+// marker first in body when missing, checks the length, and edits the comment find returns
+// (not when its body is already that) or creates one.
+func upsertMarked(where, marker, body string, find func() (Comment, bool, error),
+	edit func(id int64, body string) (Comment, error), create func(body string) (Comment, error)) (Comment, bool, error) {
 	if marker == "" {
-		return Comment{}, false, fmt.Errorf("upsert comment on %s#%d: empty marker: %w", repo, number, ErrConfig)
+		return Comment{}, false, fmt.Errorf("upsert comment on %s: empty marker: %w", where, ErrConfig)
 	}
 	if !strings.Contains(body, marker) {
 		body = marker + "\n" + body
 	}
 	if n := len([]rune(body)); n > MaxCommentLen {
-		return Comment{}, false, fmt.Errorf("upsert comment on %s#%d: body is %d characters, GitHub allows %d: %w", repo, number, n, MaxCommentLen, ErrValidation)
+		return Comment{}, false, fmt.Errorf("upsert comment on %s: body is %d characters, GitHub allows %d: %w", where, n, MaxCommentLen, ErrValidation)
 	}
-	old, ok, err := c.FindComment(ctx, repo, number, marker)
+	old, ok, err := find()
 	if err != nil {
 		return Comment{}, false, fmt.Errorf("upsert comment: %w", err)
 	}
@@ -266,17 +284,17 @@ func (c *Client) UpsertComment(ctx context.Context, repo Repo, number int, marke
 		if old.Body == body {
 			return old, false, nil
 		}
-		ic, resp, err := c.gh.Issues.EditComment(ctx, repo.Owner, repo.Name, old.ID, &github.IssueComment{Body: github.String(body)})
-		if err := wrap(fmt.Sprintf("edit comment %d on %s#%d", old.ID, repo, number), resp, err); err != nil {
+		cm, err := edit(old.ID, body)
+		if err != nil {
 			return Comment{}, false, err
 		}
-		return fromGitHub(ic), false, nil
+		return cm, false, nil
 	}
-	ic, resp, err := c.gh.Issues.CreateComment(ctx, repo.Owner, repo.Name, number, &github.IssueComment{Body: github.String(body)})
-	if err := wrap(fmt.Sprintf("create comment on %s#%d", repo, number), resp, err); err != nil {
+	cm, err := create(body)
+	if err != nil {
 		return Comment{}, false, err
 	}
-	return fromGitHub(ic), true, nil
+	return cm, true, nil
 }
 
 // React adds a reaction (+1, -1, laugh, confused, heart, hooray, rocket, eyes) to an issue
