@@ -1,10 +1,8 @@
 package e2e_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,7 +16,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/scorebot/scorebot/e2e/cluster"
 	"github.com/scorebot/scorebot/internal/devbox"
@@ -327,19 +324,15 @@ func envObjects(t testing.TB, gitDir, commit, env string) []manifest.Object {
 		if path == "" || strings.Contains(path, "/.scorebot/") || !strings.HasSuffix(path, ".yaml") {
 			continue
 		}
-		data := gitRun(t, gitDir, "show", commit+":"+path)
-		dec := utilyaml.NewYAMLOrJSONDecoder(bufio.NewReader(strings.NewReader(data)), 4096)
-		for {
-			doc := map[string]any{}
-			if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				t.Fatalf("%s at %s: %v", path, commit, err)
-			}
-			if len(doc) == 0 || strings.HasPrefix(fmt.Sprint(doc["apiVersion"]), "kustomize.config.k8s.io/") {
+		docs, err := cluster.DecodeYAML([]byte(gitRun(t, gitDir, "show", commit+":"+path)))
+		if err != nil {
+			t.Fatalf("%s at %s: %v", path, commit, err)
+		}
+		for _, u := range docs {
+			if strings.HasPrefix(u.GetAPIVersion(), "kustomize.config.k8s.io/") {
 				continue
 			}
-			objs = append(objs, manifest.Object{Doc: doc, Source: path})
+			objs = append(objs, manifest.Object{Doc: u.Object, Source: path})
 		}
 	}
 	if len(objs) == 0 {

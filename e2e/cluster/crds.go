@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -23,8 +22,6 @@ import (
 // CRDSource is a folder of CRD YAML inside a pinned Go module.
 type CRDSource struct {
 	Module, Version, Dir string
-	// Only, when set, limits the files read to these names.
-	Only []string
 }
 
 // CRDSources are the CRDs the tier installs: Flux's own (the kinds the bootstrap and the
@@ -57,9 +54,6 @@ func CRDFiles(ctx context.Context, srcs []CRDSource) ([]string, error) {
 		}
 		for _, m := range matches {
 			if filepath.Base(m) == "kustomization.yaml" {
-				continue
-			}
-			if len(s.Only) > 0 && !slices.Contains(s.Only, filepath.Base(m)) {
 				continue
 			}
 			files = append(files, m)
