@@ -26,6 +26,7 @@ import (
 
 	"github.com/scorebot/scorebot/internal/envrepo"
 	"github.com/scorebot/scorebot/internal/events"
+	"github.com/scorebot/scorebot/internal/events/eventstest"
 	"github.com/scorebot/scorebot/internal/forge"
 	"github.com/scorebot/scorebot/internal/forge/standin"
 	"github.com/scorebot/scorebot/internal/githost"
@@ -59,22 +60,7 @@ type harness struct {
 func newHarness(t testing.TB) *harness {
 	t.Helper()
 	dir := t.TempDir()
-	ns, nc, err := events.StartEmbedded(filepath.Join(dir, "nats"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = events.ShutdownEmbedded(ctx, ns, nc)
-	})
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := events.EnsureStreams(context.Background(), js); err != nil {
-		t.Fatal(err)
-	}
+	js := eventstest.JetStream(t, dir)
 	h := &harness{t: t, dir: dir, js: js}
 	host, err := githost.New(filepath.Join(dir, "git"), githost.WithLogger(quietLogger()),
 		githost.WithOnPush(func(repo string, ups []githost.RefUpdate) {

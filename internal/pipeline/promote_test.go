@@ -23,6 +23,7 @@ import (
 
 	"github.com/scorebot/scorebot/internal/envrepo"
 	"github.com/scorebot/scorebot/internal/events"
+	"github.com/scorebot/scorebot/internal/events/eventstest"
 	"github.com/scorebot/scorebot/internal/forge"
 	"github.com/scorebot/scorebot/internal/forge/standin"
 	"github.com/scorebot/scorebot/internal/githost"
@@ -62,18 +63,8 @@ func newPromoHarness(t *testing.T, autoMerge bool) *promoHarness {
 	t.Helper()
 	dir := t.TempDir()
 	h := &promoHarness{t: t, dir: dir, envGH: forge.Repo{Owner: promoOwner, Name: "env"}}
-	ns, nc, err := events.StartEmbedded(filepath.Join(dir, "nats"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = events.ShutdownEmbedded(ctx, ns, nc)
-	})
-	if h.js, err = jetstream.New(nc); err != nil {
-		t.Fatal(err)
-	}
+	h.js = eventstest.JetStream(t, dir)
+	var err error
 	if h.gh, err = standin.New(standin.Options{Logger: quietLogger()}); err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/scorebot/scorebot/internal/events"
+	"github.com/scorebot/scorebot/internal/events/eventstest"
 	"github.com/scorebot/scorebot/internal/forge"
 	"github.com/scorebot/scorebot/internal/githost"
 	"github.com/scorebot/scorebot/internal/pipeline"
@@ -92,22 +93,7 @@ func newSingle(t testing.TB, dataDir string, hostOpts ...githost.Option) *single
 	dir := t.TempDir()
 	w := newWorldWith(t, dir, hostOpts...)
 	w.seedRules("pg.db.svc")
-	ns, nc, err := events.StartEmbedded(filepath.Join(dir, "nats"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = events.ShutdownEmbedded(ctx, ns, nc)
-	})
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := events.EnsureStreams(context.Background(), js); err != nil {
-		t.Fatal(err)
-	}
+	js := eventstest.JetStream(t, dir)
 	if dataDir == "" {
 		dataDir = filepath.Join(dir, "bot")
 	}
