@@ -53,6 +53,8 @@ func seedApps(b *testing.B, n int) *env {
 // CPU time of this process (the bot's side: build, pack, HTTP; the in-process HTTP front of
 // the git host is counted here too, and is the same for both sizes) and of the git server's
 // processes (http-backend, receive-pack and what it runs), which the test waits for.
+// "receive-check" is the part of the server's work that grows with the repo, alone: the
+// connectivity check git receive-pack runs on every push, run by hand on the server's repo.
 // "git-cli-push" is the yardstick: the git CLI pushing the same kind of one-file commit to the
 // same server (the commit is made outside the timer), to tell the server's share from ours.
 func BenchmarkOneAppCommit(b *testing.B) {
@@ -91,6 +93,9 @@ func BenchmarkOneAppCommit(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("git-cli-push/apps=%d", n), func(b *testing.B) {
 			benchGitPush(b, e.url)
+		})
+		b.Run(fmt.Sprintf("receive-check/apps=%d", n), func(b *testing.B) {
+			benchReceiveCheck(b, e.host.Dir(e.name))
 		})
 	}
 }
@@ -160,5 +165,34 @@ func benchGitPush(b *testing.B, url string) {
 		git("", "update-ref", "HEAD", commit)
 		b.StartTimer()
 		git("", "push", "-q", "origin", "HEAD:main")
+	}
+}
+
+// benchReceiveCheck times the connectivity check `git receive-pack` runs before it accepts a
+// push (connected.c in git: rev-list --objects --stdin --not --all --quiet, fed the new
+// commit), on the server's bare repo gitDir, for one-file commits written into its object
+// store outside the timer and never referenced.
+func benchReceiveCheck(b *testing.B, gitDir string) {
+	index := b.TempDir() + "/index"
+	git := func(stdin string, args ...string) string {
+		cmd := exec.Command("git", args...)
+		cmd.Env = append(os.Environ(), "GIT_DIR="+gitDir, "GIT_INDEX_FILE="+index, "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
+			"GIT_AUTHOR_NAME=bench", "GIT_AUTHOR_EMAIL=bench@example.test", "GIT_COMMITTER_NAME=bench", "GIT_COMMITTER_EMAIL=bench@example.test")
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			b.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("", "read-tree", "main")
+	file := envtree.AppDir("", "dev", "app-00001") + "/deployment.yaml"
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		blob := git(fmt.Sprintf("check %d\n", i), "hash-object", "-w", "--stdin")
+		git("", "update-index", "--cacheinfo", "100644,"+blob+","+file)
+		commit := git(fmt.Sprintf("check %d", i), "commit-tree", git("", "write-tree"), "-p", "main")
+		b.StartTimer()
+		git(commit+"\n", "rev-list", "--objects", "--stdin", "--not", "--all", "--quiet")
 	}
 }
