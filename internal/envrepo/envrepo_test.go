@@ -523,3 +523,32 @@ func TestBehindFolders(t *testing.T) {
 	}
 	check("scorebot/b", true)
 }
+
+func TestBranches(t *testing.T) {
+	ctx := context.Background()
+	if got, err := openRepo(t, newEnv(t, nil).url).Branches(ctx, "scorebot/"); err != nil || len(got) != 0 {
+		t.Fatalf("Branches of an empty repo = %v, %v; want none", got, err)
+	}
+	e := newEnv(t, map[string][]byte{"README.md": []byte("env\n")})
+	r := openRepo(t, e.url)
+	want := map[string]string{}
+	for _, b := range []string{"scorebot/rejected/shop/prod", "scorebot/promote/shop/prod"} {
+		res, err := r.PushBranch(ctx, b, "main", msg(b), Change{Files: map[string][]byte{b + ".txt": []byte(b)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[b] = res.Commit
+	}
+	got, err := r.Branches(ctx, "scorebot/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Name != "scorebot/promote/shop/prod" || got[1].Name != "scorebot/rejected/shop/prod" {
+		t.Fatalf("Branches = %+v; want the two bot branches sorted, main left out", got)
+	}
+	for _, b := range got {
+		if b.Head != want[b.Name] {
+			t.Errorf("%s at %s, want %s", b.Name, b.Head, want[b.Name])
+		}
+	}
+}

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/transport"
 )
 
 // Head fetches and returns the sha of the configured branch ("" when it does not exist yet).
@@ -27,6 +30,31 @@ func (r *Repo) BranchHead(ctx context.Context, branch string) (string, error) {
 		return "", fmt.Errorf("envrepo: head of %s: %w", branch, err)
 	}
 	return hashString(heads[branch]), nil
+}
+
+// Branch is one branch of the env repo on the server.
+type Branch struct{ Name, Head string }
+
+// Branches lists the server's branches whose names start with prefix, sorted by name: one
+// ref advertisement, nothing fetched.
+func (r *Repo) Branches(ctx context.Context, prefix string) ([]Branch, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	refs, err := r.remote.ListContext(ctx, &git.ListOptions{Auth: r.cfg.Auth})
+	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("envrepo: list branches: %w", err)
+	}
+	var out []Branch
+	for _, ref := range refs {
+		if name, ok := strings.CutPrefix(ref.Name().String(), "refs/heads/"); ok && ref.Type() == plumbing.HashReference && strings.HasPrefix(name, prefix) {
+			out = append(out, Branch{Name: name, Head: ref.Hash().String()})
+		}
+	}
+	slices.SortFunc(out, func(a, b Branch) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
 }
 
 // ReadTree returns the files under each prefix (a directory or a file path; none, or "",

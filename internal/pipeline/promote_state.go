@@ -8,11 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/go-git/go-git/v5"
-	gitconfig "github.com/go-git/go-git/v5/config"
-	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/transport"
-	"github.com/go-git/go-git/v5/storage/memory"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/scorebot/scorebot/internal/envrepo"
@@ -127,31 +122,19 @@ func (p *Pipeline) promoDerive(ctx context.Context, lr *LoadedRules, er *envrepo
 		return nil, fmt.Errorf("read the env repo's provenance records: %w", err)
 	}
 	for _, env := range envs {
-		for fp, data := range files {
-			a, ok := envtree.RecordApp(base, env.Name, fp)
-			if !ok || fp != envtree.ProvenancePath(base, env.Name, a) && files[envtree.ProvenancePath(base, env.Name, a)] != nil {
-				continue // not a record, or the first layout's beside the current one
-			}
-			prov, err := promotion.ParseProvenance(data)
-			if err != nil {
-				continue
-			}
-			r := get(a, env.Name)
-			r.SourceRepo, r.SourceCommit, r.RulesCommit = prov.Source.Repo, prov.Source.Commit, prov.Rules.Commit
+		for _, d := range deployedIn(files, base, env.Name) {
+			r := get(d.App, env.Name)
+			r.SourceRepo, r.SourceCommit, r.RulesCommit = d.SourceRepo, d.SourceCommit, d.RulesCommit
 		}
 	}
 
-	auth, err := p.gitAuth(ctx)
-	if err != nil {
-		return nil, err
-	}
-	branches, err := promoListBranches(ctx, lr.Rules.Platform.EnvRepo.URL, auth)
+	branches, err := er.Branches(ctx, "scorebot/")
 	if err != nil {
 		return nil, err
 	}
 	rejected := map[[2]string]promotion.Rejection{}
 	for _, b := range branches {
-		kind, a, e, ok := promotion.ParseBranch(b.name)
+		kind, a, e, ok := promotion.ParseBranch(b.Name)
 		if !ok || kind != promotion.KindRejected || (app != "" && a != app) {
 			continue
 		}
@@ -166,14 +149,14 @@ func (p *Pipeline) promoDerive(ctx context.Context, lr *LoadedRules, er *envrepo
 	}
 	repo, repoErr := p.promoEnvRepoName(lr.Rules)
 	for _, b := range branches {
-		kind, a, e, ok := promotion.ParseBranch(b.name)
+		kind, a, e, ok := promotion.ParseBranch(b.Name)
 		if !ok || kind != promotion.KindPromote || (app != "" && a != app) {
 			continue
 		}
 		if _, known := lr.Rules.Environment(e); !known {
 			continue
 		}
-		prov, found, err := p.promoProvenance(ctx, er, b.name, base, e, a)
+		prov, found, err := p.promoProvenance(ctx, er, b.Name, base, e, a)
 		if err != nil {
 			return nil, err
 		}
@@ -184,14 +167,14 @@ func (p *Pipeline) promoDerive(ctx context.Context, lr *LoadedRules, er *envrepo
 		if prov.Source.Commit == r.SourceCommit && prov.Source.Repo == r.SourceRepo {
 			continue // merged, or deployed another way: nothing pending
 		}
-		if rej, ok := rejected[[2]string{a, e}]; ok && rej.BranchCommit == b.hash {
+		if rej, ok := rejected[[2]string{a, e}]; ok && rej.BranchCommit == b.Head {
 			continue // closed unmerged, not updated since
 		}
-		pend := &promotion.Pending{SourceCommit: prov.Source.Commit, Branch: b.name, BranchCommit: b.hash}
+		pend := &promotion.Pending{SourceCommit: prov.Source.Commit, Branch: b.Name, BranchCommit: b.Head}
 		if fc := p.cfg.Forge; fc != nil && repoErr == nil {
-			prs, err := fc.ListPRs(ctx, repo, "open", repo.Owner+":"+b.name, promoEnvBranch(lr.Rules))
+			prs, err := fc.ListPRs(ctx, repo, "open", repo.Owner+":"+b.Name, promoEnvBranch(lr.Rules))
 			if err != nil {
-				return nil, fmt.Errorf("list PRs of %s from %s: %w", repo, b.name, err)
+				return nil, fmt.Errorf("list PRs of %s from %s: %w", repo, b.Name, err)
 			}
 			if len(prs) > 0 {
 				pend.PR = prs[0].GetNumber()
@@ -280,31 +263,4 @@ func promoSortRecords(recs []promotion.Record, envs []rules.Environment) {
 		}
 		return strings.Compare(a.Env, b.Env)
 	})
-}
-
-// promoBranch is one bot branch of the env repo.
-type promoBranch struct{ name, hash string }
-
-// promoListBranches lists the env repo's branches under "scorebot/", sorted.
-func promoListBranches(ctx context.Context, url string, auth transport.AuthMethod) ([]promoBranch, error) {
-	remote := git.NewRemote(memory.NewStorage(), &gitconfig.RemoteConfig{Name: "origin", URLs: []string{url}})
-	refs, err := remote.ListContext(ctx, &git.ListOptions{Auth: auth})
-	if errors.Is(err, transport.ErrEmptyRemoteRepository) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list branches of the env repo: %w", err)
-	}
-	var out []promoBranch
-	for _, r := range refs {
-		if !r.Name().IsBranch() || r.Type() != plumbing.HashReference {
-			continue
-		}
-		name := r.Name().Short()
-		if strings.HasPrefix(name, "scorebot/") {
-			out = append(out, promoBranch{name: name, hash: r.Hash().String()})
-		}
-	}
-	slices.SortFunc(out, func(a, b promoBranch) int { return strings.Compare(a.name, b.name) })
-	return out, nil
 }

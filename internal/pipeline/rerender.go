@@ -36,6 +36,14 @@ func ReadDeployed(ctx context.Context, er *envrepo.Repo, base, env string) ([]De
 	if err != nil {
 		return nil, fmt.Errorf("read %s of the env repo: %w", dir, err)
 	}
+	return deployedIn(files, base, env), nil
+}
+
+// deployedIn lists, sorted by app, the apps whose provenance records for env are among
+// files (env repo paths to contents; other files are ignored). Where an app has a record in
+// the first layout beside the current one, the current one counts; a record that does not
+// parse is skipped (not the bot's, or damaged: nothing can be derived from it).
+func deployedIn(files map[string][]byte, base, env string) []Deployed {
 	var out []Deployed
 	for p, data := range files {
 		app, ok := envtree.RecordApp(base, env, p)
@@ -43,11 +51,11 @@ func ReadDeployed(ctx context.Context, er *envrepo.Repo, base, env string) ([]De
 			continue
 		}
 		if cur := envtree.ProvenancePath(base, env, app); p != cur && files[cur] != nil {
-			continue // the first layout's record beside the current one: the current one counts
+			continue
 		}
 		rec, err := envtree.ParseRecord(data)
 		if err != nil {
-			continue // not ours, or damaged: a re-render cannot reproduce it
+			continue
 		}
 		d := Deployed{App: rec.App, Env: env, SourceRepo: rec.Source.Repo, SourceCommit: rec.Source.Commit,
 			RulesCommit: rec.Rules.Commit, RecordPath: p}
@@ -58,7 +66,7 @@ func ReadDeployed(ctx context.Context, er *envrepo.Repo, base, env string) ([]De
 		out = append(out, d)
 	}
 	slices.SortFunc(out, func(a, b Deployed) int { return strings.Compare(a.App, b.App) })
-	return out, nil
+	return out
 }
 
 // rulesPush re-renders every deployed app with the rules at the pushed commit: one
