@@ -23,10 +23,11 @@ import (
 // for every key Kubernetes objects use in practice (TestMarshalMatchesSigsYAML).
 //
 // Three paths give the same bytes (TestMarshalPathsAgree):
-//   - most rendered objects hold only plain scalars (names, labels, images, ports): writeMap
-//     writes them itself in yaml/v2's block style;
-//   - a document with a scalar writeMap is not sure about goes to yaml/v2 directly, with
-//     maps turned into ordered MapSlices;
+//   - most rendered objects hold only plain scalars (names, labels, images, ports): the
+//     docWriter writes them itself in yaml/v2's block style, in one pass that checks each
+//     node as it writes it and gives up on the first it is not sure of;
+//   - a document with a scalar the docWriter is not sure about goes to yaml/v2 directly,
+//     with maps turned into ordered MapSlices;
 //   - anything not JSON-compatible goes through JSON first, as sigs.k8s.io/yaml does.
 
 // Marshal encodes the object as YAML with keys in CompareKeys order; the output ends with a
@@ -47,19 +48,30 @@ func MarshalValue(v any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode %T: %w", v, err)
 	}
-	return encodeJSON(raw)
+	doc, err := decodeJSON(raw)
+	if err != nil {
+		return nil, err
+	}
+	// The decoded document holds json.Numbers, which the docWriter writes when they are
+	// integers, as yaml/v2 writes what it reads from their text.
+	if m, ok := doc.(map[string]any); ok && len(m) > 0 {
+		if b, ok := writeDoc(m); ok {
+			return b, nil
+		}
+	}
+	return encodeDecodedJSON(doc)
 }
 
+// encode writes v in one pass with the docWriter when it can, else through yaml/v2 (after
+// a JSON round trip when v is not JSON-compatible).
 func encode(v any) ([]byte, error) {
-	if m, ok := v.(map[string]any); ok && jsonCompatible(m, 0) && simpleDoc(m) {
-		var b bytes.Buffer
-		b.Grow(1024)
+	if m, ok := v.(map[string]any); ok {
 		if len(m) == 0 {
-			b.WriteString("{}\n")
-		} else {
-			writeMap(&b, m, 0)
+			return []byte("{}\n"), nil
 		}
-		return b.Bytes(), nil
+		if b, ok := writeDoc(m); ok {
+			return b, nil
+		}
 	}
 	if jsonCompatible(v, 0) {
 		return encodeV2(ordered(v))
@@ -74,12 +86,26 @@ func encode(v any) ([]byte, error) {
 // encodeJSON writes a JSON document as YAML: numbers are read as yaml/v2 reads them (what
 // sigs.k8s.io/yaml does), maps become MapSlices in CompareKeys order.
 func encodeJSON(raw []byte) ([]byte, error) {
+	v, err := decodeJSON(raw)
+	if err != nil {
+		return nil, err
+	}
+	return encodeDecodedJSON(v)
+}
+
+// decodeJSON decodes a JSON document with numbers as json.Number.
+func decodeJSON(raw []byte) (any, error) {
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
 	var v any
 	if err := d.Decode(&v); err != nil {
 		return nil, err
 	}
+	return v, nil
+}
+
+// encodeDecodedJSON writes what decodeJSON decoded with yaml/v2.
+func encodeDecodedJSON(v any) ([]byte, error) {
 	v, err := fromJSON(v)
 	if err != nil {
 		return nil, err
@@ -154,6 +180,15 @@ func CompareKeys(a, b string) int {
 			i, j = ei, ej
 			continue
 		}
+		if ca, cb := a[i], b[j]; ca < utf8.RuneSelf && cb < utf8.RuneSelf {
+			// Two ASCII runes, at least one not a digit: the rune and its class are
+			// the byte, as below, without decoding.
+			if ca == cb {
+				i, j = i+1, j+1
+				continue
+			}
+			return cmp.Or(cmp.Compare(asciiClass(ca), asciiClass(cb)), cmp.Compare(ca, cb))
+		}
 		ra, sa := utf8.DecodeRuneInString(a[i:])
 		rb, sb := utf8.DecodeRuneInString(b[j:])
 		ta, tb := a[i:i+sa], b[j:j+sb]
@@ -176,6 +211,17 @@ func keyClass(first byte, r rune) int {
 	case isDigit(first):
 		return 1
 	case r != utf8.RuneError && unicode.IsLetter(r):
+		return 2
+	}
+	return 0
+}
+
+// asciiClass is keyClass of an ASCII character.
+func asciiClass(c byte) int {
+	switch {
+	case isDigit(c):
+		return 1
+	case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
 		return 2
 	}
 	return 0
@@ -214,30 +260,6 @@ func ordered(v any) any {
 		return out
 	}
 	return v
-}
-
-// simpleDoc reports whether every key and string value is one writeScalar writes as
-// yaml/v2 would (see scalarStyle), and no number is a float.
-func simpleDoc(v any) bool {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, c := range v {
-			if scalarStyle(k) != plain || !simpleDoc(c) {
-				return false
-			}
-		}
-	case []any:
-		for _, c := range v {
-			if !simpleDoc(c) {
-				return false
-			}
-		}
-	case string:
-		return scalarStyle(v) != unsure
-	case float64:
-		return false
-	}
-	return true
 }
 
 type style int
@@ -318,100 +340,173 @@ func scalarStyle(s string) style {
 	return unsure
 }
 
-func writeIndent(b *bytes.Buffer, n int) {
+// writeDoc writes a non-empty map in yaml/v2's block style when every node in it is one
+// the docWriter writes exactly as the yaml/v2 path would: keys that scalarStyle finds plain,
+// strings it is sure of, integers, booleans, nil (and json.Numbers holding an integer),
+// nested at most as deep as jsonCompatible allows. ok is false otherwise, and the caller
+// takes another path.
+//
+// It replaces a jsonCompatible walk, a walk checking the scalars and a third writing them:
+// the checks are made on the one walk that writes, and scalarStyle runs once per string.
+func writeDoc(m map[string]any) (b []byte, ok bool) {
+	var keys [32]string // room for the keys of most documents: one allocation for the sorts
+	w := docWriter{b: make([]byte, 0, 1024), keys: keys[:0]}
+	if !w.mapping(m, 0, 0) {
+		return nil, false
+	}
+	return w.b, true
+}
+
+// docWriter is one writeDoc run.
+type docWriter struct {
+	b []byte
+	// keys holds the sorted keys of the maps being written, outermost first: a map sorts
+	// its keys in the space after its parent's, so a document needs one slice, not one per
+	// map.
+	keys []string
+}
+
+func (w *docWriter) indent(n int) {
 	for range n {
-		b.WriteByte(' ')
+		w.b = append(w.b, ' ')
 	}
 }
 
-// writeScalar writes a scalar of a simpleDoc.
-func writeScalar(b *bytes.Buffer, v any) {
-	switch v := v.(type) {
-	case nil:
-		b.WriteString("null")
-	case bool:
-		b.WriteString(strconv.FormatBool(v))
-	case int64:
-		b.WriteString(strconv.FormatInt(v, 10))
-	case int:
-		b.WriteString(strconv.Itoa(v))
-	case string:
-		if scalarStyle(v) == doubleQuoted {
-			b.WriteByte('"')
-			b.WriteString(v)
-			b.WriteByte('"')
-		} else {
-			b.WriteString(v)
+// mapping writes a non-empty map at depth whose first key starts at the current position
+// (the caller wrote the indent, or "- "); later keys are indented by indent.
+func (w *docWriter) mapping(m map[string]any, indent, depth int) bool {
+	start := len(w.keys)
+	for k := range m {
+		if scalarStyle(k) != plain {
+			return false
 		}
+		w.keys = append(w.keys, k)
 	}
-}
-
-// writeMap writes a non-empty map whose first key starts at the current position (the
-// caller wrote the indent, or "- "); later keys are indented by indent.
-func writeMap(b *bytes.Buffer, m map[string]any, indent int) {
-	for i, k := range SortedKeys(m) {
+	keys := w.keys[start:] // stays valid when nested maps grow w.keys: they append after it
+	slices.SortFunc(keys, CompareKeys)
+	for i, k := range keys {
 		if i > 0 {
-			writeIndent(b, indent)
+			w.indent(indent)
 		}
-		b.WriteString(k)
-		b.WriteByte(':')
-		writeValue(b, m[k], indent, false)
+		w.b = append(w.b, k...)
+		w.b = append(w.b, ':')
+		if !w.value(m[k], indent, false, depth+1) {
+			return false
+		}
 	}
+	w.keys = w.keys[:start]
+	return true
 }
 
-// writeValue writes what follows "key:" (inSeq false) or "-" (inSeq true).
-func writeValue(b *bytes.Buffer, v any, indent int, inSeq bool) {
+// seq writes a non-empty sequence at depth whose first "-" goes at the current position;
+// later ones are indented by indent.
+func (w *docWriter) seq(s []any, indent, depth int) bool {
+	for i, v := range s {
+		if i > 0 {
+			w.indent(indent)
+		}
+		w.b = append(w.b, '-')
+		if !w.value(v, indent, true, depth+1) {
+			return false
+		}
+	}
+	return true
+}
+
+// value writes what follows "key:" (inSeq false) or "-" (inSeq true), a node at depth.
+func (w *docWriter) value(v any, indent int, inSeq bool, depth int) bool {
+	if depth > maxDepth {
+		return false
+	}
 	switch v := v.(type) {
 	case map[string]any:
 		if len(v) == 0 {
-			b.WriteString(" {}\n")
-			return
+			w.b = append(w.b, " {}\n"...)
+			return true
 		}
 		if inSeq {
-			b.WriteByte(' ')
-			writeMap(b, v, indent+2)
-			return
+			w.b = append(w.b, ' ')
+		} else {
+			w.b = append(w.b, '\n')
+			w.indent(indent + 2)
 		}
-		b.WriteByte('\n')
-		writeIndent(b, indent+2)
-		writeMap(b, v, indent+2)
+		return w.mapping(v, indent+2, depth)
 	case []any:
 		if len(v) == 0 {
-			b.WriteString(" []\n")
-			return
+			w.b = append(w.b, " []\n"...)
+			return true
 		}
 		if inSeq {
-			b.WriteByte(' ')
-			writeSeq(b, v, indent+2)
-			return
+			w.b = append(w.b, ' ')
+			return w.seq(v, indent+2, depth)
 		}
-		b.WriteByte('\n')
-		writeIndent(b, indent)
-		writeSeq(b, v, indent)
+		w.b = append(w.b, '\n')
+		w.indent(indent)
+		return w.seq(v, indent, depth)
+	case string:
+		switch scalarStyle(v) {
+		case plain:
+			w.b = append(w.b, ' ')
+			w.b = append(w.b, v...)
+		case doubleQuoted:
+			w.b = append(w.b, " \""...)
+			w.b = append(w.b, v...)
+			w.b = append(w.b, '"')
+		default:
+			return false
+		}
+	case nil:
+		w.b = append(w.b, " null"...)
+	case bool:
+		w.b = append(w.b, ' ')
+		w.b = strconv.AppendBool(w.b, v)
+	case int64:
+		w.b = append(w.b, ' ')
+		w.b = strconv.AppendInt(w.b, v, 10)
+	case int:
+		w.b = append(w.b, ' ')
+		w.b = strconv.AppendInt(w.b, int64(v), 10)
+	case json.Number:
+		// yaml/v2 reads a JSON integer's text as that integer and writes it back in
+		// decimal ("-0" as 0); anything else (fractions, exponents, overflow) is left to
+		// it.
+		n, ok := jsonInt(v)
+		if !ok {
+			return false
+		}
+		w.b = append(w.b, ' ')
+		w.b = strconv.AppendInt(w.b, n, 10)
 	default:
-		b.WriteByte(' ')
-		writeScalar(b, v)
-		b.WriteByte('\n')
+		return false // floats are left to yaml/v2, other types to the JSON path
 	}
+	w.b = append(w.b, '\n')
+	return true
 }
 
-// writeSeq writes a non-empty sequence whose first "-" goes at the current position; later
-// ones are indented by indent.
-func writeSeq(b *bytes.Buffer, s []any, indent int) {
-	for i, v := range s {
-		if i > 0 {
-			writeIndent(b, indent)
-		}
-		b.WriteByte('-')
-		writeValue(b, v, indent, true)
+// jsonInt parses a JSON integer, -?(0|[1-9][0-9]*), that fits an int64.
+func jsonInt(n json.Number) (int64, bool) {
+	d := strings.TrimPrefix(string(n), "-")
+	if d == "" || d[0] == '0' && len(d) > 1 {
+		return 0, false
 	}
+	for i := 0; i < len(d); i++ {
+		if !isDigit(d[i]) {
+			return 0, false
+		}
+	}
+	i, err := strconv.ParseInt(string(n), 10, 64)
+	return i, err == nil
 }
+
+// maxDepth is how deeply nested a document the direct paths write: deeper ones are left
+// to the JSON path.
+const maxDepth = 100
 
 // jsonCompatible reports whether v holds only what a JSON round trip leaves unchanged and
 // yaml/v2 writes as sigs.k8s.io/yaml would: maps with valid UTF-8 string keys, slices of
 // any, valid UTF-8 strings, integers, non-integral finite floats, booleans and nil.
 func jsonCompatible(v any, depth int) bool {
-	if depth > 100 {
+	if depth > maxDepth {
 		return false
 	}
 	switch v := v.(type) {

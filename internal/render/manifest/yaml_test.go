@@ -3,6 +3,7 @@ package manifest
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -137,6 +138,44 @@ func TestMarshalPathsAgree(t *testing.T) {
 		}
 		if !bytes.Equal(want, got) {
 			t.Fatalf("document %d: Marshal differs from the JSON path:\nwant:\n%s\ngot:\n%s", i, want, got)
+		}
+	}
+}
+
+// TestMarshalValuePathsAgree: MarshalValue's direct writer gives the bytes of the JSON path
+// (yaml/v2 after reading the numbers' JSON text), numbers included.
+func TestMarshalValuePathsAgree(t *testing.T) {
+	keys := append(slices.Clone(consistentKeys), cyclicKeys...)
+	values := []any{}
+	for _, o := range randomDocs(3000, keys, 11) {
+		values = append(values, o.Doc)
+	}
+	values = append(values,
+		map[string]any{"zero": 0, "neg": -7, "negzero": math.Copysign(0, -1), "max": int64(math.MaxInt64),
+			"min": int64(math.MinInt64), "big": uint64(math.MaxUint64), "f": 2.5, "e": 1e21, "i": 3.0},
+		map[string]any{"n": json.Number("-0"), "m": json.Number("12")},
+		map[string]any{}, struct{}{},
+		struct {
+			A int     `json:"a"`
+			B []int   `json:"b"`
+			C float64 `json:"c,omitempty"`
+		}{A: -3, B: []int{0, 1, 9223372036854775807}},
+	)
+	for i, v := range values {
+		raw, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := encodeJSON(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := MarshalValue(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(want, got) {
+			t.Fatalf("value %d: MarshalValue differs from the JSON path:\nwant:\n%s\ngot:\n%s", i, want, got)
 		}
 	}
 }
