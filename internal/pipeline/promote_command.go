@@ -7,16 +7,16 @@ import (
 	"github.com/scorebot/scorebot/internal/promotion"
 )
 
-// PromotionCommand runs `/scorebot promote <env> [<sha>]` and `/scorebot rollback <env>
+// promotionCommand runs `/scorebot promote <env> [<sha>]` and `/scorebot rollback <env>
 // [<sha>]` from an issue_comment job on an app repo's PR or a commit_comment job on an app
 // commit; words are the comment's words after "/scorebot" (words[0] is "promote" or
 // "rollback"). On a commit, promote's sha defaults to the commented commit: the promotion is
-// opened only when the previous environment runs that commit. Only users with write
-// permission on the app repo are obeyed (checked through the API); others get a polite
-// refusal. The answer is one comment per command and environment where the command was
+// opened only when the previous environment runs that commit. It runs from the command table
+// (PromotionCommands), whose Handle has already refused users without write permission on
+// the app repo. The answer is one comment per command and environment where the command was
 // written (the PR, or the commit), edited in place by a later command. Transient failures are
 // returned for a retry; everything else is answered.
-func (p *Pipeline) PromotionCommand(ctx context.Context, job *Job, words []string) error {
+func (p *Pipeline) promotionCommand(ctx context.Context, job *Job, words []string) error {
 	ev := job.Event
 	fc := p.jobForge(job)
 	if fc == nil {
@@ -30,21 +30,12 @@ func (p *Pipeline) PromotionCommand(ctx context.Context, job *Job, words []strin
 	if !ok {
 		return Permanent(fmt.Errorf("promotion command: %s event of %s is not a new comment on a PR or a commit", ev.Kind, ev.Repo))
 	}
-	repo := th.Repo
 	cmd, perr := promotion.ParseCommand(words)
 	if perr == nil && cmd.Verb == promotion.KindPromote && cmd.SHA == "" && th.Commit != "" {
 		cmd.SHA = th.Commit
 	}
 	reply := func(body string) error {
 		return th.Reply(ctx, fc, cmd.Verb+" "+cmd.Env, body)
-	}
-	ok, err = fc.CanWrite(ctx, repo, ev.CommentAuthor)
-	if err != nil {
-		return fmt.Errorf("permission of %s on %s: %w", ev.CommentAuthor, repo, err)
-	}
-	if !ok {
-		p.promoLog(job).Info("promotion command refused: no write permission", "user", ev.CommentAuthor)
-		return reply(fmt.Sprintf("Sorry @%s, only people with write access to %s can promote or roll back; this request was refused.", ev.CommentAuthor, repo))
 	}
 	if perr != nil {
 		return reply(fmt.Sprintf("@%s, I could not read that command: %v", ev.CommentAuthor, perr))
@@ -93,7 +84,7 @@ func promoAnswer(verb string, res PromoteResult) string {
 // the /scorebot dispatch table (StandardCommands). Both need write permission.
 func PromotionCommands() Commands {
 	run := func(ctx context.Context, p *Pipeline, job *Job, words []string) error {
-		return p.PromotionCommand(ctx, job, words)
+		return p.promotionCommand(ctx, job, words)
 	}
 	return Commands{
 		promotion.KindPromote: {
