@@ -114,13 +114,7 @@ func StartEtcd(ctx context.Context, tools Tools, dir string) (*Etcd, error) {
 	}
 	e := &Etcd{URL: client, proc: p}
 	hc := &http.Client{Timeout: 2 * time.Second}
-	err = Poll(ctx, 60*time.Second, 100*time.Millisecond, "etcd /health", func(ctx context.Context) (bool, string, error) {
-		if exited, err := p.Exited(); exited {
-			return false, "", fmt.Errorf("etcd exited (%v):\n%s", err, p.Tail(4000))
-		}
-		return httpOK(ctx, hc, client+"/health")
-	})
-	if err != nil {
+	if err := waitReady(ctx, p, time.Minute, hc, client+"/health"); err != nil {
 		e.Stop()
 		return nil, err
 	}
@@ -225,7 +219,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}
 	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
 	defer hc.CloseIdleConnections()
-	if err := c.waitReady(ctx, api, 3*time.Minute, hc, server+"/readyz"); err != nil {
+	if err := waitReady(ctx, api, 3*time.Minute, hc, server+"/readyz"); err != nil {
 		return c, err
 	}
 
@@ -285,18 +279,19 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 			return c, err
 		}
 		c.procs = append(c.procs, p)
-		if err := c.waitReady(ctx, p, 2*time.Minute, hc, "http://"+health[i]+"/readyz"); err != nil {
+		if err := waitReady(ctx, p, 2*time.Minute, hc, "http://"+health[i]+"/readyz"); err != nil {
 			return c, err
 		}
 	}
 	return c, nil
 }
 
-// waitReady polls url until it answers 200, failing early when p exits.
-func (c *Cluster) waitReady(ctx context.Context, p *Process, timeout time.Duration, hc *http.Client, url string) error {
-	return Poll(ctx, timeout, 200*time.Millisecond, p.Name+" "+url, func(ctx context.Context) (bool, string, error) {
+// waitReady polls url until it answers 200, failing early, with the end of its output, when
+// p exits.
+func waitReady(ctx context.Context, p *Process, timeout time.Duration, hc *http.Client, url string) error {
+	return Poll(ctx, timeout, 100*time.Millisecond, p.Name+" "+url, func(ctx context.Context) (bool, string, error) {
 		if exited, err := p.Exited(); exited {
-			return false, "", fmt.Errorf("%s exited (%v)", p.Name, err)
+			return false, "", fmt.Errorf("%s exited (%v):\n%s", p.Name, err, p.Tail(4000))
 		}
 		return httpOK(ctx, hc, url)
 	})
