@@ -37,7 +37,7 @@ func runRender(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.SetOutput(stderr)
 	rulesDir := fs.String("rules", "", "rules repo `DIR` (required)")
 	env := fs.String("env", "", "environment `NAME` from the rules' platform file (required)")
-	appID := fs.String("app", "", "app `ID` (default: the rules' mapping, or the folder name of the first score file)")
+	appID := fs.String("app", "", "app `ID` (default: the first score file's folder name, or the rules' appId for a repo of that name)")
 	outDir := fs.String("out", "", "write the env-repo tree to `DIR` instead of printing YAML")
 	explain := fs.Bool("explain", false, "explain every resource's match")
 	fs.Usage = func() {
@@ -132,28 +132,29 @@ func readScoreFiles(paths []string) ([]render.ScoreFile, error) {
 	return files, nil
 }
 
-// defaultAppID is the app id of the rules' mapping whose score-file globs match the first
-// score file, else the name of the first score file's folder made into a DNS label.
+// defaultAppID is the app id for score files rendered from a local folder: the folder of the
+// first score file stands for the app repo, so the rules' mapping whose repo is named like
+// that folder gives the id, else the folder name made into a DNS label (as the bot names an
+// unmapped repo). The mapping's score-file globs do not choose the app: every app has a
+// score.yaml.
 func defaultAppID(rs *rules.Rules, paths []string) string {
-	first := filepath.ToSlash(filepath.Clean(paths[0]))
-	for _, m := range rs.Platform.Apps {
-		for _, g := range m.ScoreFiles {
-			if ok, _ := path.Match(g, first); ok && m.AppID != "" {
-				return m.AppID
-			}
-		}
-	}
 	abs, err := filepath.Abs(paths[0])
 	if err != nil {
 		abs = paths[0]
 	}
-	name := strings.ToLower(filepath.Base(filepath.Dir(abs)))
-	name = strings.Map(func(r rune) rune {
+	folder := filepath.Base(filepath.Dir(abs))
+	for _, m := range rs.Platform.Apps {
+		_, name, _ := strings.Cut(m.Repo, "/")
+		if strings.EqualFold(name, folder) && m.AppID != "" {
+			return m.AppID
+		}
+	}
+	name := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
 			return r
 		}
 		return '-'
-	}, name)
+	}, strings.ToLower(folder))
 	return strings.Trim(name, "-")
 }
 

@@ -218,3 +218,50 @@ func TestRenderErrors(t *testing.T) {
 		t.Errorf("files were written into an unrelated --out folder: %v", entries)
 	}
 }
+
+func TestRenderDefaultAppID(t *testing.T) {
+	rulesDir, score := setupRender(t)
+	platform := `environments:
+  - name: development
+apps:
+  - repo: acme/shop
+    appId: shop-app
+    scoreFiles: ["score.yaml", "*.score.yaml"]
+`
+	if err := os.WriteFile(filepath.Join(rulesDir, "platform.yaml"), []byte(platform), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shopDir := filepath.Join(t.TempDir(), "Shop")
+	if err := os.MkdirAll(shopDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(score)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(shopDir, "score.yaml"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(shopDir, "motd.txt"), []byte("hi\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, dir, want string
+	}{
+		// A score.yaml given by its bare name used to match acme/shop's "score.yaml" glob.
+		{"unmapped folder", filepath.Dir(score), "myapp"},
+		{"folder named like a mapped repo", shopDir, "shop-app"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Chdir(c.dir)
+			code, _, errOut := runBot("render", "--rules", rulesDir, "--env", "development", "--out", filepath.Join(t.TempDir(), "env"), "score.yaml")
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			if want := "for app " + c.want + " in development"; !strings.Contains(errOut, want) {
+				t.Errorf("stderr lacks %q:\n%s", want, errOut)
+			}
+		})
+	}
+}
