@@ -204,7 +204,8 @@ func localFault(ctx context.Context, err error) bool {
 	var netErr net.Error
 	var urlErr *url.Error
 	var httpErr *githttp.Err
-	return !permanent(ctx, err) && !errors.Is(err, errStale) &&
+	var remote remoteError
+	return !permanent(ctx, err) && !errors.Is(err, errStale) && !errors.As(err, &remote) &&
 		!errors.As(err, &netErr) && !errors.As(err, &urlErr) && !errors.As(err, &httpErr) &&
 		!errors.Is(err, transport.ErrEmptyRemoteRepository) && !errors.Is(err, ErrSign) &&
 		!strings.Contains(err.Error(), "unexpected client error")
@@ -406,10 +407,18 @@ func (r *Repo) push(ctx context.Context, ref plumbing.ReferenceName, old, new pl
 		req.Packfile = io.NopCloser(bytes.NewReader(pack))
 	}
 	if _, err := sess.ReceivePack(ctx, req); err != nil {
-		return fmt.Errorf("push %s: %w", ref, err)
+		return fmt.Errorf("push %s: %w", ref, remoteError{err})
 	}
 	return nil
 }
+
+// remoteError is a push the server refused or the transport failed to deliver (the pack sent
+// is built in memory): "unpack error" from a server whose disk is full, a declined hook. It
+// says nothing about the local clone, which must not be healed for it.
+type remoteError struct{ err error }
+
+func (e remoteError) Error() string { return e.err.Error() }
+func (e remoteError) Unwrap() error { return e.err }
 
 // keep stores a pushed commit's objects in the local clone and advances the tracking ref, so
 // the next write needs no fetch. Failing to is harmless: the next sync fetches them.

@@ -512,6 +512,9 @@ func diskFullGitServer(t *testing.T, small string) {
 	if l := leftovers(t, moved); len(l) != 0 {
 		t.Fatalf("files left half-written in the env repo on the server:\n%s", strings.Join(l, "\n"))
 	}
+	if s.logs.has("cloning afresh") {
+		t.Fatal("the bot's env clone was removed and cloned afresh for the server's full disk")
+	}
 	for _, marker := range []string{"unpack", "no space left on device"} {
 		logErrors(t, s.logs, marker)
 	}
