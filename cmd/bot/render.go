@@ -69,8 +69,14 @@ func runRender(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	// third faster for a thousand workloads.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 
+	if fi, err := os.Stat(*rulesDir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("--rules %s: not a folder: give the folder of a rules repo checkout (for example examples/rules)", *rulesDir)
+	}
 	rs, err := rules.Load(os.DirFS(*rulesDir))
 	if err != nil {
+		if strings.Contains(err.Error(), "\n") {
+			return fmt.Errorf("rules repo %s:\n%w", *rulesDir, err)
+		}
 		return fmt.Errorf("rules repo %s: %w", *rulesDir, err)
 	}
 	files, err := readScoreFiles(fs.Args())
@@ -114,8 +120,13 @@ func readScoreFiles(paths []string) ([]render.ScoreFile, error) {
 	var files []render.ScoreFile
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
-		if err != nil {
-			return nil, fmt.Errorf("read score file: %w", err)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return nil, fmt.Errorf("score file %s: no such file: check the path", p)
+		case err != nil && isDir(p):
+			return nil, fmt.Errorf("score file %s is a folder: name the score files in it, for example %s", p, filepath.Join(p, "score.yaml"))
+		case err != nil:
+			return nil, fmt.Errorf("read score file %s: %w", p, err)
 		}
 		dir := filepath.Dir(p)
 		files = append(files, render.ScoreFile{
@@ -130,6 +141,11 @@ func readScoreFiles(paths []string) ([]render.ScoreFile, error) {
 		})
 	}
 	return files, nil
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
 
 // defaultAppID is the app id for score files rendered from a local folder: the folder of the

@@ -176,6 +176,13 @@ func TestRenderErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	leakyOut := filepath.Join(t.TempDir(), "x")
+	brokenRules := filepath.Join(t.TempDir(), "rules")
+	if err := os.MkdirAll(filepath.Join(brokenRules, "definitions"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(brokenRules, "definitions", "a.yaml"), []byte("- id: a\n  type: redis\n  critera: []\n- id: a\n  type: redis\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	unrelated := t.TempDir()
 	if err := os.WriteFile(filepath.Join(unrelated, "notes.txt"), []byte("mine"), 0o644); err != nil {
 		t.Fatal(err)
@@ -189,8 +196,10 @@ func TestRenderErrors(t *testing.T) {
 		{"no flags", []string{}, 2, "missing --rules, --env, SCORE_FILE"},
 		{"bad flag", []string{"--nope"}, 2, "flag provided but not defined"},
 		{"unknown env", []string{"--rules", rulesDir, "--env", "qa", score}, 1, `environment "qa"`},
-		{"missing score", []string{"--rules", rulesDir, "--env", "development", score + ".missing"}, 1, "read score file"},
-		{"no rules", []string{"--rules", filepath.Join(rulesDir, "nope"), "--env", "development", score}, 1, "rules repo"},
+		{"missing score", []string{"--rules", rulesDir, "--env", "development", score + ".missing"}, 1, "score.yaml.missing: no such file: check the path"},
+		{"folder as score", []string{"--rules", rulesDir, "--env", "development", filepath.Dir(score)}, 1, "is a folder: name the score files in it, for example " + score},
+		{"no rules", []string{"--rules", filepath.Join(rulesDir, "nope"), "--env", "development", score}, 1, "nope: not a folder: give the folder of a rules repo checkout"},
+		{"broken rules", []string{"--rules", brokenRules, "--env", "development", score}, 1, "rules repo " + brokenRules + ":\ndefinitions/a.yaml:1: "},
 		{"plaintext secret", []string{"--rules", rulesDir, "--env", "development", "--out", leakyOut, leaky}, 1, "plaintext"},
 		{"unrelated out", []string{"--rules", rulesDir, "--env", "development", "--out", unrelated, score}, 1, "holds notes.txt"},
 	}
