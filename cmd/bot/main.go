@@ -25,7 +25,7 @@ Commands:
   promote    open a promotion PR for an app to an environment
   bootstrap  write the Flux objects that make a cluster follow one environment
 
-Run "bot <command> -h" for a command's flags.
+Run "bot <command> -h" (or "bot help <command>") for a command's flags.
 `
 
 func main() {
@@ -49,6 +49,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"bootstrap": runBootstrap,
 	}
 	name := args[0]
+	if name == "help" && len(args) > 1 {
+		// "bot help render" is "bot render -h", printed to stdout.
+		if cmd, ok := commands[args[1]]; ok {
+			_ = cmd(ctx, []string{"-h"}, stdout, stdout)
+			return 0
+		}
+		fmt.Fprintf(stderr, "bot help: unknown command %q\n\n%s", args[1], usage)
+		return 2
+	}
 	if name == "-h" || name == "--help" || name == "help" {
 		fmt.Fprint(stdout, usage)
 		return 0
