@@ -13,7 +13,7 @@ import (
 )
 
 const devUsage = `Usage:
-  bot dev [--data-dir DIR] [--listen ADDR] [--reset] [--app NAME] [--examples DIR]
+  bot dev [--data-dir DIR] [--listen ADDR] [--reset] [--app NAME] [--examples DIR] [--log-level LEVEL]
   bot dev pr open  --repo NAME --head BRANCH [--base BRANCH] [--title TEXT] [--as USER]
   bot dev pr merge --repo NAME NUMBER [--as USER]
   bot dev pr close --repo NAME NUMBER [--as USER]
@@ -28,7 +28,24 @@ made with the commands below, reaches the bot as the signed webhook GitHub would
 comment with --commit is a commit comment: commit_comment, as on GitHub's commit page).
 State lives in --data-dir; a second start resumes it. Ctrl-C stops everything.
 
-The pr and comment commands talk to a running sandbox (same --listen) through its GitHub API.
+The pr and comment commands talk to a running sandbox (same --listen) through its GitHub API;
+"bot dev pr -h" lists their flags.
+
+Flags:
+`
+
+const devClientUsage = `Usage:
+  bot dev pr open  --repo NAME --head BRANCH [--base BRANCH] [--title TEXT] [--as USER]
+  bot dev pr merge --repo NAME NUMBER [--as USER]
+  bot dev pr close --repo NAME NUMBER [--as USER]
+  bot dev comment  --repo NAME NUMBER TEXT [--as USER]
+  bot dev comment  --repo NAME --commit SHA TEXT [--as USER]
+
+Pull requests and comments on a running "bot dev" sandbox (give its --listen if you changed
+it), made through its GitHub API; the sandbox sends the bot the webhooks GitHub would.
+Push a branch before opening a pull request from it: git push origin HEAD:BRANCH.
+"pr open" prints the new pull request's NUMBER. --repo env works too: the bot's promotion
+and rollback pull requests are on the env repo.
 
 Flags:
 `
@@ -100,22 +117,43 @@ func (f devClientFlags) client() (*devbox.Client, error) {
 	return devbox.NewClient("http://"+*f.listen, *f.as)
 }
 
+// devPRFlags is the flag set of `bot dev pr VERB`.
+type devPRFlags struct {
+	fs                *flag.FlagSet
+	cf                devClientFlags
+	head, base, title *string
+}
+
+func newDevPRFlags(verb string, stderr io.Writer) devPRFlags {
+	fs := flag.NewFlagSet("dev pr "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f := devPRFlags{
+		fs:    fs,
+		cf:    newDevClientFlags(fs),
+		head:  fs.String("head", "", "`BRANCH` to merge from (open)"),
+		base:  fs.String("base", "main", "`BRANCH` to merge into (open)"),
+		title: fs.String("title", "", "pull request `TEXT` (open; default: Merge HEAD into BASE)"),
+	}
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), devClientUsage)
+		fs.PrintDefaults()
+	}
+	return f
+}
+
 func runDevPR(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		newDevPRFlags("", stderr).fs.Usage()
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || (args[0] != "open" && args[0] != "merge" && args[0] != "close") {
-		fmt.Fprint(stderr, "bot dev pr: say open, merge or close\n\n", devUsage)
+		fmt.Fprint(stderr, "bot dev pr: say open, merge or close\n\n")
+		newDevPRFlags("", stderr).fs.Usage()
 		return errUsage
 	}
 	verb := args[0]
-	fs := flag.NewFlagSet("dev pr "+verb, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := newDevClientFlags(fs)
-	head := fs.String("head", "", "`BRANCH` to merge from (open)")
-	base := fs.String("base", "main", "`BRANCH` to merge into (open)")
-	title := fs.String("title", "", "pull request `TEXT` (open; default: Merge HEAD into BASE)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), devUsage)
-		fs.PrintDefaults()
-	}
+	f := newDevPRFlags(verb, stderr)
+	fs, cf, head, base, title := f.fs, f.cf, f.head, f.base, f.title
 	pos, err := parseInterleaved(fs, args[1:])
 	if err != nil {
 		return err
@@ -165,7 +203,7 @@ func runDevComment(ctx context.Context, args []string, stdout, stderr io.Writer)
 	cf := newDevClientFlags(fs)
 	commit := fs.String("commit", "", "comment on the commit `SHA` (all 40 hex digits) instead of a pull request")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), devUsage)
+		fmt.Fprint(fs.Output(), devClientUsage)
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)

@@ -19,6 +19,9 @@ func TestHelp(t *testing.T) {
 		{[]string{"help", "dev"}, 0, "bot dev pr open", ""},
 		{[]string{"help", "nope"}, 2, "", `bot help: unknown command "nope"`},
 		{[]string{"nope"}, 2, "", `bot: unknown command "nope"`},
+		{[]string{"dev", "pr", "-h"}, 0, "", "-head BRANCH"},
+		{[]string{"dev", "pr"}, 2, "", "bot dev pr: say open, merge or close"},
+		{[]string{"dev", "comment", "-h"}, 0, "", "-commit SHA"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
