@@ -170,9 +170,9 @@ func (p *fastParser) mapping(indent int) (any, bool) {
 		if !isKey {
 			return nil, false
 		}
-		if _, dup := out[key]; dup {
-			return nil, false // yaml.v3 reports it
-		}
+		// A duplicate key (yaml.v3 reports it) shows as a map that did not grow when the
+		// value is stored, below: one hash of the key instead of two.
+		n := len(out)
 		p.i++
 		if rest == "" || rest[0] == '#' {
 			var v any
@@ -191,7 +191,9 @@ func (p *fastParser) mapping(indent int) (any, bool) {
 					}
 				}
 			}
-			out[key] = v
+			if out[key] = v; len(out) == n {
+				return nil, false
+			}
 			continue
 		}
 		v, ok := inlineValue(rest)
@@ -201,7 +203,9 @@ func (p *fastParser) mapping(indent int) (any, bool) {
 		if p.i < len(p.lines) && p.lines[p.i].indent > indent {
 			return nil, false // a continuation line
 		}
-		out[key] = v
+		if out[key] = v; len(out) == n {
+			return nil, false
+		}
 	}
 	return out, true
 }
@@ -228,11 +232,11 @@ func splitKey(text string) (key, rest string, isKey bool) {
 	if len(k) > 1000 { // YAML limits implicit keys to 1024 characters
 		return "", "", false
 	}
-	if strings.HasSuffix(k, " ") || strings.Contains(k, " #") || strings.ContainsAny(k, "\"'") {
+	if strings.HasSuffix(k, " ") {
 		return "", "", false
 	}
-	v, ok := plain(k, false)
-	if _, isString := v.(string); !ok || !isString {
+	// resolvePlain refuses quotes and " #" in k.
+	if kind, _ := resolvePlain(k, false); kind != stringScalar {
 		return "", "", false
 	}
 	return k, strings.TrimLeft(text[i+1:], " "), true
@@ -332,6 +336,15 @@ func flowSeq(s string) (v []any, rest string, ok bool) {
 // \uXXXX are left to yaml.v3.
 func quoted(s string) (v string, rest string, ok bool) {
 	q := s[0]
+	// Most quoted scalars hold no escape ('' in single quotes, \ in double quotes): the
+	// scalar is then the substring up to the first quote, without a copy.
+	if end := strings.IndexByte(s[1:], q) + 1; end > 0 {
+		escaped := q == '\'' && end+1 < len(s) && s[end+1] == '\'' ||
+			q == '"' && strings.IndexByte(s[1:end], '\\') >= 0
+		if !escaped {
+			return s[1:end], s[end+1:], true
+		}
+	}
 	var b strings.Builder
 	for i := 1; i < len(s); i++ {
 		c := s[i]
@@ -385,19 +398,50 @@ func quoted(s string) (v string, rest string, ok bool) {
 	return "", "", false // not closed on this line
 }
 
-// plain resolves a plain scalar as yaml.v3 does, for the cases it is sure of: YAML's null and
-// boolean words, decimal integers, and strings that cannot be anything else. flow says the
-// scalar is inside a flow collection.
+// plain resolves a plain scalar as yaml.v3 does, for the cases it is sure of (see
+// resolvePlain). flow says the scalar is inside a flow collection.
 func plain(s string, flow bool) (any, bool) {
+	switch kind, n := resolvePlain(s, flow); kind {
+	case nullScalar:
+		return nil, true
+	case trueScalar:
+		return true, true
+	case falseScalar:
+		return false, true
+	case intScalar:
+		return n, true
+	case stringScalar:
+		return s, true
+	}
+	return nil, false
+}
+
+// scalarKind is what resolvePlain resolves a plain scalar to.
+type scalarKind int
+
+const (
+	notSure scalarKind = iota // leave it to yaml.v3
+	nullScalar
+	trueScalar
+	falseScalar
+	intScalar
+	stringScalar
+)
+
+// resolvePlain resolves a plain scalar as yaml.v3 does, for the cases it is sure of: YAML's
+// null and boolean words, decimal integers (n), and strings that cannot be anything else.
+// flow says the scalar is inside a flow collection. It boxes nothing: a mapping key is
+// checked with it without allocating.
+func resolvePlain(s string, flow bool) (kind scalarKind, n int64) {
 	switch s {
 	case "~", "null", "Null", "NULL":
-		return nil, true
+		return nullScalar, 0
 	case "true", "True", "TRUE":
-		return true, true
+		return trueScalar, 0
 	case "false", "False", "FALSE":
-		return false, true
+		return falseScalar, 0
 	case "":
-		return nil, false
+		return notSure, 0
 	}
 	c := s[0]
 	switch {
@@ -406,24 +450,50 @@ func plain(s string, flow bool) (any, bool) {
 		// words above.
 	case c >= '0' && c <= '9' || c == '-' && len(s) > 1 && s[1] >= '0' && s[1] <= '9':
 		if n, isInt := decimal(s); isInt {
-			return n, true
+			return intScalar, n
 		}
 		// A letter no number, float or timestamp can hold makes it a string ("128Mi").
-		if c == '-' || strings.IndexFunc(s, func(r rune) bool {
-			return (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') && !strings.ContainsRune("abcdefABCDEFxXoOtTzZinINeE", r)
-		}) < 0 {
-			return nil, false
+		if c == '-' || !hasNonNumericLetter(s) {
+			return notSure, 0
 		}
 	default:
-		return nil, false
+		return notSure, 0
 	}
-	if strings.ContainsAny(s, "\"'`\\|>&*!%@") || strings.Contains(s, " #") || strings.Contains(s, ": ") {
-		return nil, false
+	// One pass for what would make it something else, or is not sure: indicators and
+	// quotes, a comment (" #"), a mapping value (": "), and in a flow collection its
+	// punctuation.
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"', '\'', '`', '\\', '|', '>', '&', '*', '!', '%', '@':
+			return notSure, 0
+		case ' ':
+			if i+1 < len(s) && s[i+1] == '#' {
+				return notSure, 0
+			}
+		case ':':
+			if i+1 < len(s) && s[i+1] == ' ' {
+				return notSure, 0
+			}
+		case ',', '[', ']', '{', '}':
+			if flow {
+				return notSure, 0
+			}
+		}
 	}
-	if flow && strings.ContainsAny(s, ",[]{}") {
-		return nil, false
+	return stringScalar, 0
+}
+
+// hasNonNumericLetter reports whether s holds an ASCII letter that no number, float or
+// timestamp can hold: not a hex digit, base prefix, exponent, the T and Z of timestamps,
+// or a letter of inf and nan.
+func hasNonNumericLetter(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') && strings.IndexByte("abcdefABCDEFxXoOtTzZinINeE", c) < 0 {
+			return true
+		}
 	}
-	return s, true
+	return false
 }
 
 // decimal parses -?(0|[1-9][0-9]*) that fits an int64.
