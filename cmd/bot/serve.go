@@ -52,8 +52,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	natsCert := fs.String("nats-tls-cert", "", "client certificate `FILE` for NATS")
 	natsKey := fs.String("nats-tls-key", "", "client key `FILE` for NATS")
 	natsListen := fs.String("nats-listen", "", "also expose the embedded NATS server on `HOST:PORT` (e.g. 127.0.0.1:4222)")
-	replicas := fs.Int("nats-replicas", 1, "replicas of the streams and KV bucket (3 on a 3-node cluster)")
-	publishTimeout := fs.Duration("publish-timeout", 5*time.Second, "how long a webhook may wait for NATS before 503")
+	replicas := fs.Int("nats-replicas", 1, "`N` replicas of the streams and KV bucket (3 on a 3-node cluster)")
+	publishTimeout := fs.Duration("publish-timeout", 5*time.Second, "how long a webhook may wait for NATS before answering 503 (a `DURATION` such as 5s)")
 	logLevel := fs.String("log-level", "info", "`LEVEL`: debug, info, warn or error")
 	var work workerFlags
 	work.register(fs)

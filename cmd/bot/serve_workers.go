@@ -34,7 +34,7 @@ func (w *workerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&w.rulesBranch, "rules-branch", "main", "`BRANCH` of the rules repo")
 	fs.StringVar(&w.rulesRepo, "rules-repo", "", "`OWNER/NAME` of the rules repo on GitHub (default: from --rules-url)")
 	fs.StringVar(&w.gitURLTemplate, "git-url-template", "", "clone `URL` of a repo with {owner} and {name}, e.g. https://ghe.example.com/{owner}/{name}.git (default: the URL each event carries)")
-	fs.IntVar(&w.workers, "workers", 4, "jobs run at once (work for one repo is always serialised)")
+	fs.IntVar(&w.workers, "workers", 4, "`N` jobs run at once (work for one repo is always serialised)")
 	fs.StringVar(&w.githubAPI, "github-api-url", "", "GitHub REST API `URL`; GitHub Enterprise: https://HOST/api/v3/ (default api.github.com)")
 	fs.StringVar(&w.githubToken, "github-token-file", "", "`FILE` holding a GitHub token (or use the --github-app-* flags)")
 	fs.Int64Var(&w.appID, "github-app-id", 0, "GitHub App `ID`")
