@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/scorebot/scorebot/internal/devbox"
 	"github.com/scorebot/scorebot/internal/devbox/devbot"
@@ -92,10 +95,33 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, sb.Instructions("go run ./cmd/bot"))
+	fmt.Fprintln(stdout, sb.Instructions(devCLI()))
 	err = sb.Wait()
 	log.Info("bot dev stopped")
 	return err
+}
+
+// devCLI is how the printed instructions call the bot. They are followed inside the demo-app
+// clone, where "go run ./cmd/bot" finds no Go module: a built binary is named by its absolute
+// path, and under "go run" (a temporary binary) the checkout is named with "go -C".
+func devCLI() string {
+	if exe, err := os.Executable(); err == nil && !strings.Contains(exe, string(filepath.Separator)+"go-build") {
+		return shellQuote(exe)
+	}
+	if examples, err := devbox.FindExamples(); err == nil {
+		return "go -C " + shellQuote(filepath.Dir(examples)) + " run ./cmd/bot"
+	}
+	return "go run ./cmd/bot"
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but safe characters.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+:@", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // devClientFlags are the flags every sandbox client command has.

@@ -100,9 +100,16 @@ func TestDevCommands(t *testing.T) {
 		return strings.TrimSpace(o.String())
 	}
 	// The printed command, as printed.
+	checkout, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkout = shellQuote(checkout)
 	var printed []string
 	for _, line := range strings.Split(out, "\n") {
-		if _, cmd, ok := strings.Cut(line, "go run ./cmd/bot dev pr open"); ok {
+		// Under go test the bot is a temporary binary, as under go run: the printed command
+		// names the checkout, so it also works from inside the demo-app clone.
+		if _, cmd, ok := strings.Cut(line, "go -C "+checkout+" run ./cmd/bot dev pr open"); ok {
 			printed = append([]string{"pr", "open"}, strings.Fields(strings.ReplaceAll(cmd, "my-branch", "feature"))...)
 		}
 	}
@@ -149,5 +156,18 @@ func TestDevCommands(t *testing.T) {
 	cancel() // Ctrl-C
 	if code := <-exit; code != 0 {
 		t.Fatalf("bot dev exited %d after Ctrl-C:\n%s", code, stderr.String())
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"/home/dev/scorebot", "/home/dev/scorebot"},
+		{"/home/dev/my code", "'/home/dev/my code'"},
+		{"/tmp/it's", `'/tmp/it'\''s'`},
+		{"", "''"},
+	} {
+		if got := shellQuote(c.in); got != c.want {
+			t.Errorf("shellQuote(%q) = %s, want %s", c.in, got, c.want)
+		}
 	}
 }
