@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
@@ -284,6 +285,14 @@ func (r *Repo) sync(ctx context.Context, branches ...string) (map[string]plumbin
 	}
 	err = r.remote.FetchContext(ctx, &git.FetchOptions{RefSpecs: specs, Depth: depth, Auth: r.cfg.Auth, Tags: git.NoTags})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		// go-git indexes a fetched pack in memory even when storing it failed (a full
+		// disk): read the clone from disk again, or the next read looks for a pack that is
+		// not there and the whole clone is healed for it. And what the failed write left
+		// on disk goes.
+		dropUnfinishedPacks(filepath.Join(r.cfg.Dir, "objects", "pack"))
+		if oerr := r.open(); oerr != nil {
+			return nil, fmt.Errorf("fetch: %w (then: %v)", err, oerr)
+		}
 		return nil, fmt.Errorf("fetch: %w", err)
 	}
 	for _, b := range branches {

@@ -204,6 +204,12 @@ func (c *Cache) fetchLocked(ctx context.Context, e *entry, src Source) (*Snapsho
 	want := plumbing.NewHash(src.Commit)
 	if src.Commit == "" || !e.has(want) {
 		if err := e.fetch(ctx, src, &want); err != nil {
+			// go-git indexes a fetched pack in memory even when storing it failed (a full
+			// disk): open the cache from disk again next time, or the next read looks for a
+			// pack that is not there and the whole cache is fetched afresh for it. And what
+			// the failed write left on disk goes.
+			e.repo = nil
+			dropUnfinishedPacks(filepath.Join(e.dir, "objects", "pack"))
 			return nil, err
 		}
 	}
@@ -278,6 +284,28 @@ func (e *entry) fetch(ctx context.Context, src Source, want *plumbing.Hash) erro
 		}
 	}
 	return fmt.Errorf("%w: %s is not on branch %s", ErrCommitNotFound, src.Commit, src.Branch)
+}
+
+// dropUnfinishedPacks removes what a pack write cut short (a full disk) leaves in a pack dir:
+// the temporary pack, and an index whose pack was never moved in (go-git writes the index
+// first, possibly only in part, and keeps an index that exists when the same pack arrives
+// again). Callers hold the lock of the repo; a data dir has one process.
+func dropUnfinishedPacks(dir string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	have := make(map[string]bool, len(ents))
+	for _, d := range ents {
+		have[d.Name()] = true
+	}
+	for _, d := range ents {
+		name := d.Name()
+		base, idx := strings.CutSuffix(name, ".idx")
+		if strings.HasPrefix(name, "tmp_pack_") || idx && !have[base+".pack"] {
+			_ = os.Remove(filepath.Join(dir, name))
+		}
+	}
 }
 
 func noMatch(err error, src Source) error {

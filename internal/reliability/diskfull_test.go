@@ -388,6 +388,12 @@ func diskFullDataDir(t *testing.T, small string) {
 	if f := jobs(t, reg, pipeline.OutcomeFailed); f != 0 {
 		t.Fatalf("%v jobs failed permanently", f)
 	}
+	// A full disk damages no cache: none had to be fetched or cloned afresh.
+	for _, healed := range []string{"fetching afresh", "cloning afresh"} {
+		if s.logs.has(healed) {
+			t.Errorf("a cache was found unreadable after the disk filled (%q in the log)", healed)
+		}
+	}
 	logErrors(t, s.logs, "no space left on device")
 
 	// The caches left behind are sound: git fsck, no temporary file, and a restarted bot on
