@@ -54,8 +54,21 @@ func runPromote(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *app == "" || *to == "" || fs.NArg() > 0 || (*rulesURL == "" && *dev == "") {
-		fmt.Fprintln(stderr, "bot promote: --app, --to and --rules (or --dev) are required, and no other arguments")
+	var problems []string
+	if *app == "" {
+		problems = append(problems, "missing --app")
+	}
+	if *to == "" {
+		problems = append(problems, "missing --to")
+	}
+	if *rulesURL == "" && *dev == "" {
+		problems = append(problems, "missing --rules URL (or --dev ADDR for a bot dev sandbox)")
+	}
+	if fs.NArg() > 0 {
+		problems = append(problems, fmt.Sprintf("unexpected arguments %q (every input is a flag)", fs.Args()))
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(stderr, "bot promote: %s\n\n", strings.Join(problems, "; "))
 		fs.Usage()
 		return errUsage
 	}

@@ -126,3 +126,21 @@ func quietPromoteLogger() *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
+
+func TestPromoteUsage(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--to", "staging", "--dev", "127.0.0.1:1"}, "bot promote: missing --app\n"},
+		{[]string{"--app", "shop", "--to", "staging"}, "missing --rules URL (or --dev ADDR for a bot dev sandbox)"},
+		{[]string{}, "missing --app; missing --to; missing --rules URL"},
+		{[]string{"--app", "shop", "--to", "staging", "--dev", "127.0.0.1:1", "production"}, `unexpected arguments ["production"]`},
+	}
+	for _, c := range cases {
+		code, _, errOut := runBot(append([]string{"promote"}, c.args...)...)
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("bot promote %q: exit %d, want 2 and %q in:\n%s", c.args, code, c.want, errOut)
+		}
+	}
+}
