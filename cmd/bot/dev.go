@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/scorebot/scorebot/examples"
 	"github.com/scorebot/scorebot/internal/devbox"
 	"github.com/scorebot/scorebot/internal/devbox/devbot"
 )
@@ -69,7 +70,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	listen := fs.String("listen", devbox.DefaultListen, "loopback `ADDR` to serve on (port 0 picks one)")
 	reset := fs.Bool("reset", false, "start afresh: remove the state of a previous run first")
 	app := fs.String("app", "blog", "example app under examples/apps/ to seed demo-app with (first start only)")
-	examples := fs.String("examples", "", "`DIR` with rules/ and apps/ (default: the checkout's examples/)")
+	examplesDir := fs.String("examples", "", "`DIR` with rules/ and apps/ (default: the checkout's examples/, else the copy built into bot)")
 	logLevel := fs.String("log-level", "info", "`LEVEL`: debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), devUsage)
@@ -88,8 +89,18 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return errUsage
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if *examplesDir == "" {
+		if _, err := devbox.FindExamples(); err != nil {
+			// Outside a checkout (an installed bot): the examples built into the binary.
+			dir, err := writeEmbeddedExamples(*dataDir)
+			if err != nil {
+				return err
+			}
+			*examplesDir = dir
+		}
+	}
 	sb, err := devbox.Start(ctx, devbox.Config{
-		DataDir: *dataDir, Listen: *listen, Reset: *reset, App: *app, ExamplesDir: *examples,
+		DataDir: *dataDir, Listen: *listen, Reset: *reset, App: *app, ExamplesDir: *examplesDir,
 		Workers: devbot.Workers(nil), Logger: log,
 	})
 	if err != nil {
@@ -99,6 +110,19 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	err = sb.Wait()
 	log.Info("bot dev stopped")
 	return err
+}
+
+// writeEmbeddedExamples writes the examples built into the binary to <dataDir>/examples,
+// replacing what an earlier start wrote there, and returns that folder.
+func writeEmbeddedExamples(dataDir string) (string, error) {
+	dir := filepath.Join(dataDir, "examples")
+	if err := os.RemoveAll(dir); err != nil {
+		return "", fmt.Errorf("examples: %w", err)
+	}
+	if err := os.CopyFS(dir, examples.FS()); err != nil {
+		return "", fmt.Errorf("examples: write the built-in examples to %s: %w", dir, err)
+	}
+	return dir, nil
 }
 
 // devCLI is how the printed instructions call the bot. They are followed inside the demo-app

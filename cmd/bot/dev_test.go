@@ -171,3 +171,23 @@ func TestShellQuote(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteEmbeddedExamples(t *testing.T) {
+	dataDir := t.TempDir()
+	for range 2 { // a second start replaces the first copy
+		dir, err := writeEmbeddedExamples(dataDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{"rules/platform.yaml", "rules/definitions/postgres.yaml", "apps/blog/score.yaml", "apps/shop/worker.score.yaml"} {
+			want, err := os.ReadFile(filepath.Join("..", "..", "examples", filepath.FromSlash(f)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f)))
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("%s: not the checkout's copy (%v)", f, err)
+			}
+		}
+	}
+}
