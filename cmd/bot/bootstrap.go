@@ -75,8 +75,12 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	switch {
 	case fs.NArg() > 0:
 		return usage(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
-	case opts.RepoURL == "" || opts.Env == "":
-		return usage("--env-repo and --env are required")
+	case opts.RepoURL == "" && opts.Env == "":
+		return usage("missing --env-repo URL (the env repo Flux fetches) and --env NAME")
+	case opts.RepoURL == "":
+		return usage("missing --env-repo URL (the env repo Flux fetches)")
+	case opts.Env == "":
+		return usage("missing --env NAME (the environment the cluster follows)")
 	case commit && out != "":
 		return usage("--commit and --out exclude each other: push to the env repo, or write files to a checkout")
 	case pr && commit:

@@ -109,7 +109,8 @@ func TestBootstrapCLIErrors(t *testing.T) {
 		inStderr string
 	}{
 		{"help", []string{"bootstrap", "-h"}, 0, "--env-repo"},
-		{"missing env", []string{"bootstrap", "--env-repo", "https://h/r"}, 2, "--env-repo and --env are required"},
+		{"missing env", []string{"bootstrap", "--env-repo", "https://h/r"}, 2, "missing --env NAME"},
+		{"missing env repo", []string{"bootstrap", "--env", "staging"}, 2, "missing --env-repo URL"},
 		{"unknown flag", []string{"bootstrap", "--nope"}, 2, "flag provided but not defined"},
 		{"extra arg", []string{"bootstrap", "--env-repo", "https://h/r", "--env", "dev", "x"}, 2, `unexpected argument "x"`},
 		{"bad url", []string{"bootstrap", "--env-repo", "git@github.com:a/b", "--env", "dev"}, 1, "http, https or ssh"},
