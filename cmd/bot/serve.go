@@ -77,6 +77,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
+	switch *role {
+	case server.RoleAll, server.RoleWebhooks, server.RoleWorkers:
+	default:
+		// Checked before the secret, whose absence a mistyped "workers" would excuse.
+		return fmt.Errorf("--role %q: want %s, %s or %s", *role, server.RoleAll, server.RoleWebhooks, server.RoleWorkers)
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: want debug, info, warn or error", *logLevel)

@@ -130,6 +130,11 @@ func TestServeRefusesWithoutSecret(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "is empty") {
 		t.Fatalf("serve with an empty secret: %v", err)
 	}
+	// A mistyped role is named as such, not reported as a missing secret.
+	err = runServe(context.Background(), []string{"--role", "worker"}, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), `--role "worker": want all, webhooks or workers`) {
+		t.Fatalf("serve with --role worker: %v", err)
+	}
 	if err := runServe(context.Background(), []string{"--bogus"}, &out, &out); !errors.Is(err, errUsage) {
 		t.Fatalf("bad flag: %v", err)
 	}
