@@ -3,6 +3,9 @@ package manifest
 import (
 	"fmt"
 	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	"sigs.k8s.io/yaml"
 )
 
 // benchDeployment is a Deployment as convert makes them: labels, a container with ports,
@@ -89,4 +92,19 @@ func BenchmarkMarshal(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkFromTyped turns a typed Deployment (benchDeployment) into an Object, as convert
+// does for every workload.
+func BenchmarkFromTyped(b *testing.B) {
+	var d appsv1.Deployment
+	if err := yaml.UnmarshalStrict([]byte(benchDeployment), &d); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := FromTyped(&d, "bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
