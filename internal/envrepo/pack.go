@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -125,26 +124,4 @@ func (b *builder) writeLoose(dir string) error {
 		}
 	}
 	return nil
-}
-
-// dropUnfinishedPacks removes what a pack write cut short (a full disk) leaves in a pack dir:
-// the temporary pack, and an index whose pack was never moved in (go-git writes the index
-// first, possibly only in part, and keeps an index that exists when the same pack arrives
-// again). Callers hold the lock of the repo; a data dir has one process.
-func dropUnfinishedPacks(dir string) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	have := make(map[string]bool, len(ents))
-	for _, d := range ents {
-		have[d.Name()] = true
-	}
-	for _, d := range ents {
-		name := d.Name()
-		base, idx := strings.CutSuffix(name, ".idx")
-		if strings.HasPrefix(name, "tmp_pack_") || idx && !have[base+".pack"] {
-			_ = os.Remove(filepath.Join(dir, name))
-		}
-	}
 }

@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/go-git/go-git/v5"
@@ -21,7 +18,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
-	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+
+	"github.com/scorebot/scorebot/internal/gitstore"
 )
 
 // errStale: the branch moved on the server after we read it; rebuild on the new head.
@@ -202,14 +200,9 @@ func (r *Repo) retry(ctx context.Context, what string, attempt func(context.Cont
 // localFault reports an error that is none of the network's, the server's or the caller's
 // doing, so the local clone is to blame (a damaged object, a broken pack, a lost ref).
 func localFault(ctx context.Context, err error) bool {
-	var netErr net.Error
-	var urlErr *url.Error
-	var httpErr *githttp.Err
 	var remote remoteError
-	return !permanent(ctx, err) && !errors.Is(err, errStale) && !errors.As(err, &remote) &&
-		!errors.As(err, &netErr) && !errors.As(err, &urlErr) && !errors.As(err, &httpErr) &&
-		!errors.Is(err, transport.ErrEmptyRemoteRepository) && !errors.Is(err, ErrSign) &&
-		!strings.Contains(err.Error(), "unexpected client error")
+	return !permanent(ctx, err) && !errors.Is(err, errStale) && !errors.As(err, &remote) && !gitstore.Elsewhere(err) &&
+		!errors.Is(err, transport.ErrEmptyRemoteRepository) && !errors.Is(err, ErrSign)
 }
 
 // heal removes the local clone and starts an empty one, so the next sync fetches afresh; the
@@ -289,7 +282,7 @@ func (r *Repo) sync(ctx context.Context, branches ...string) (map[string]plumbin
 		// disk): read the clone from disk again, or the next read looks for a pack that is
 		// not there and the whole clone is healed for it. And what the failed write left
 		// on disk goes.
-		dropUnfinishedPacks(filepath.Join(r.cfg.Dir, "objects", "pack"))
+		gitstore.DropUnfinishedPacks(r.cfg.Dir)
 		if oerr := r.open(); oerr != nil {
 			return nil, fmt.Errorf("fetch: %w (then: %v)", err, oerr)
 		}

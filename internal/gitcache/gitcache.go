@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -27,7 +26,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
-	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+
+	"github.com/scorebot/scorebot/internal/gitstore"
 )
 
 // Exported errors, for errors.Is.
@@ -159,14 +159,10 @@ func orBranch(s Source) string {
 // transient reports errors that say nothing about the cache's health: the network, the server,
 // the caller, or a commit the server does not have.
 func transient(ctx context.Context, err error) bool {
-	var netErr net.Error
-	var urlErr *url.Error
-	var httpErr *githttp.Err
-	return ctx.Err() != nil || errors.As(err, &netErr) || errors.As(err, &urlErr) || errors.As(err, &httpErr) ||
-		errors.Is(err, ErrCommitNotFound) ||
+	return ctx.Err() != nil || gitstore.Elsewhere(err) || errors.Is(err, ErrCommitNotFound) ||
 		errors.Is(err, transport.ErrRepositoryNotFound) || errors.Is(err, transport.ErrEmptyRemoteRepository) ||
 		errors.Is(err, transport.ErrAuthenticationRequired) || errors.Is(err, transport.ErrAuthorizationFailed) ||
-		errors.Is(err, transport.ErrInvalidAuthMethod) || strings.Contains(err.Error(), "unexpected client error")
+		errors.Is(err, transport.ErrInvalidAuthMethod)
 }
 
 // reset removes the entry's directory so the next fetch starts afresh.
@@ -209,7 +205,7 @@ func (c *Cache) fetchLocked(ctx context.Context, e *entry, src Source) (*Snapsho
 			// pack that is not there and the whole cache is fetched afresh for it. And what
 			// the failed write left on disk goes.
 			e.repo = nil
-			dropUnfinishedPacks(filepath.Join(e.dir, "objects", "pack"))
+			gitstore.DropUnfinishedPacks(e.dir)
 			return nil, err
 		}
 	}
@@ -284,28 +280,6 @@ func (e *entry) fetch(ctx context.Context, src Source, want *plumbing.Hash) erro
 		}
 	}
 	return fmt.Errorf("%w: %s is not on branch %s", ErrCommitNotFound, src.Commit, src.Branch)
-}
-
-// dropUnfinishedPacks removes what a pack write cut short (a full disk) leaves in a pack dir:
-// the temporary pack, and an index whose pack was never moved in (go-git writes the index
-// first, possibly only in part, and keeps an index that exists when the same pack arrives
-// again). Callers hold the lock of the repo; a data dir has one process.
-func dropUnfinishedPacks(dir string) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	have := make(map[string]bool, len(ents))
-	for _, d := range ents {
-		have[d.Name()] = true
-	}
-	for _, d := range ents {
-		name := d.Name()
-		base, idx := strings.CutSuffix(name, ".idx")
-		if strings.HasPrefix(name, "tmp_pack_") || idx && !have[base+".pack"] {
-			_ = os.Remove(filepath.Join(dir, name))
-		}
-	}
 }
 
 func noMatch(err error, src Source) error {

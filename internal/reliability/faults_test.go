@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -256,18 +255,6 @@ func TestGitHubSecondaryRateLimitHonoured(t *testing.T) {
 	}
 }
 
-// mountTiny mounts a small tmpfs at dir (root only) and returns its unmount.
-func mountTiny(t *testing.T, dir, size string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("disk-full test needs root to mount a tmpfs")
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
-}
-
 // fill writes a file that takes every free byte of the file system at dir.
 func fill(t *testing.T, dir string) string {
 	t.Helper()
@@ -293,24 +280,6 @@ func fill(t *testing.T, dir string) string {
 		}
 	}
 	return p
-}
-
-func TestDiskFullThenRecovers(t *testing.T) {
-	small := t.TempDir()
-	mountTiny(t, small, "8m")
-	s := newSingle(t, filepath.Join(small, "bot"))
-	filler := fill(t, small)
-	s.start(t)
-	sha := s.push(t, "web")
-	waitFor(t, "the disk-full error in the logs", time.Minute, func() bool { return s.logs.has("no space left on device") })
-	if s.deployed(t, "web", sha) {
-		t.Fatal("deployed on a full disk?")
-	}
-	if err := os.Remove(filler); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the deploy once space is free", time.Minute, func() bool { return s.deployed(t, "web", sha) })
-	logErrors(t, s.logs, "no space left on device")
 }
 
 // logErrors logs the first log line holding marker: what an operator sees.
