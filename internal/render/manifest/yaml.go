@@ -349,8 +349,7 @@ func scalarStyle(s string) style {
 // It replaces a jsonCompatible walk, a walk checking the scalars and a third writing them:
 // the checks are made on the one walk that writes, and scalarStyle runs once per string.
 func writeDoc(m map[string]any) (b []byte, ok bool) {
-	var keys [32]string // room for the keys of most documents: one allocation for the sorts
-	w := docWriter{b: make([]byte, 0, 1024), keys: keys[:0]}
+	w := docWriter{b: make([]byte, 0, 1024)}
 	if !w.mapping(m, 0, 0) {
 		return nil, false
 	}
@@ -360,10 +359,6 @@ func writeDoc(m map[string]any) (b []byte, ok bool) {
 // docWriter is one writeDoc run.
 type docWriter struct {
 	b []byte
-	// keys holds the sorted keys of the maps being written, outermost first: a map sorts
-	// its keys in the space after its parent's, so a document needs one slice, not one per
-	// map.
-	keys []string
 }
 
 func (w *docWriter) indent(n int) {
@@ -375,14 +370,14 @@ func (w *docWriter) indent(n int) {
 // mapping writes a non-empty map at depth whose first key starts at the current position
 // (the caller wrote the indent, or "- "); later keys are indented by indent.
 func (w *docWriter) mapping(m map[string]any, indent, depth int) bool {
-	start := len(w.keys)
+	var room [16]string // on the stack: most maps sort their keys without an allocation
+	keys := room[:0]
 	for k := range m {
 		if scalarStyle(k) != plain {
 			return false
 		}
-		w.keys = append(w.keys, k)
+		keys = append(keys, k)
 	}
-	keys := w.keys[start:] // stays valid when nested maps grow w.keys: they append after it
 	slices.SortFunc(keys, CompareKeys)
 	for i, k := range keys {
 		if i > 0 {
@@ -394,7 +389,6 @@ func (w *docWriter) mapping(m map[string]any, indent, depth int) bool {
 			return false
 		}
 	}
-	w.keys = w.keys[:start]
 	return true
 }
 
