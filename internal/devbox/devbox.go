@@ -290,6 +290,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 		mux.Handle(p, proxy)
 	}
 	mux.HandleFunc("GET /{$}", s.servePage)
+	mux.HandleFunc("GET /"+Owner+"/{repo}/{kind}/{id}", s.serveLink)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
 	emitCtx, stopEmitter := context.WithCancel(context.WithoutCancel(ctx))

@@ -2,8 +2,10 @@ package devbox_test
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -117,6 +119,8 @@ func TestPullRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The PR's web address (html_url) leads to it on the sandbox's page.
+	assertLinksTo(t, sb.URL(), "/local/demo-app/pull/"+strconv.Itoa(n), "demo-app-pull-"+strconv.Itoa(n))
 	opened := hooks.find("pull_request", "opened", "local/demo-app")
 	if len(opened) != 1 {
 		t.Fatalf("pull_request opened webhooks = %d, want 1", len(opened))
@@ -291,5 +295,27 @@ func TestCommitComment(t *testing.T) {
 	}
 	if n := len(hooks.find("commit_comment", "created", "local/demo-app")); n != 1 {
 		t.Fatalf("commit_comment webhooks after the refused comment = %d, want 1", n)
+	}
+}
+
+// assertLinksTo checks that path on the sandbox redirects to the page's element id, and that
+// the page has that element.
+func assertLinksTo(t *testing.T, base, path, id string) {
+	t.Helper()
+	noFollow := &http.Client{Timeout: httpClient.Timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(base + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || loc != "/#"+id {
+		t.Fatalf("GET %s = %d to %q, want 302 to /#%s", path, resp.StatusCode, loc, id)
+	}
+	page, err := httpGet(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(page), `id="`+id+`"`) {
+		t.Fatalf("the page has no element %q for %s", id, path)
 	}
 }

@@ -137,6 +137,7 @@ func TestFlow(t *testing.T) {
 	if !strings.Contains(string(page), sha[:12]) || !strings.Contains(string(page), "success") {
 		t.Errorf("the human page does not show the app commit and its status")
 	}
+	assertLinksTo(t, sb.URL(), "/local/demo-app/commit/"+sha, "demo-app-commit-"+sha[:12])
 
 	// Honesty: every request the bot sent to the stand-in, and every answer, validates
 	// against GitHub's REST description.

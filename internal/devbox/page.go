@@ -4,6 +4,7 @@ import (
 	"context"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -27,16 +28,16 @@ pre{white-space:pre-wrap;margin:0}
 <h1>scorebot dev</h1>
 <p>Clone the demo app, edit <code>score.yaml</code>, commit, <code>git push</code>; the bot renders it into the env repo.</p>
 <pre>git clone {{.AppURL}}</pre>
-{{range .Repos}}
-<h2>{{.Name}}</h2>
+{{range .Repos}}{{$repo := .Name}}
+<h2 id="{{.Name}}">{{.Name}}</h2>
 <p>clone: <code>{{.CloneURL}}</code></p>
 <table><tr><th>commit</th><th>message</th><th>when</th><th>statuses</th></tr>
-{{range .Commits}}<tr><td><code>{{.Short}}</code></td><td>{{.Subject}}</td><td>{{.When}}</td>
+{{range .Commits}}<tr id="{{$repo}}-commit-{{.Short}}"><td><code>{{.Short}}</code></td><td>{{.Subject}}</td><td>{{.When}}</td>
 <td>{{range .Statuses}}<span class="{{.State}}">{{.Context}}: {{.State}}</span> {{.Description}}<br>{{end}}
 {{if .Statuses}}<a href="{{.StatusesURL}}">json</a>{{end}}</td></tr>
 {{end}}</table>
 {{range .PRs}}
-<h3>#{{.Number}} {{.Title}} ({{.Head}} → {{.Base}}, {{.State}}{{if .Merged}}, merged{{end}})</h3>
+<h3 id="{{$repo}}-pull-{{.Number}}">#{{.Number}} {{.Title}} ({{.Head}} → {{.Base}}, {{.State}}{{if .Merged}}, merged{{end}})</h3>
 {{range .Comments}}<p><b>{{.User}}</b> {{.When}}</p><pre>{{.Body}}</pre>{{end}}
 {{end}}
 {{end}}
@@ -71,6 +72,28 @@ type pagePR struct {
 }
 
 type pageComment struct{ User, When, Body string }
+
+// serveLink answers the web addresses the GitHub stand-in gives pull requests and commits
+// (html_url: http://ADDR/local/<repo>/pull/<n>, .../commit/<sha>, the links in the bot's
+// comments and statuses) with a redirect to where the page shows them.
+func (s *Sandbox) serveLink(w http.ResponseWriter, r *http.Request) {
+	repo, kind, id := r.PathValue("repo"), r.PathValue("kind"), r.PathValue("id")
+	anchor := repo
+	switch kind {
+	case "pull":
+		if _, err := strconv.Atoi(id); err == nil {
+			anchor += "-pull-" + id
+		}
+	case "commit":
+		if len(id) >= 12 {
+			anchor += "-commit-" + id[:12]
+		}
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	http.Redirect(w, r, "/#"+url.PathEscape(anchor), http.StatusFound)
+}
 
 // servePage is the human page: repos, their recent commits with the statuses the bot set,
 // pull requests with the bot's comments, and the webhooks sent.
