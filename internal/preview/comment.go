@@ -189,10 +189,31 @@ func (p *Preview) doc(comment bool) *doc {
 		d.closing = "The diffs are in the pull request's preview comment.\n"
 		return d
 	}
+	if r, ok := p.sameProblem(); ok {
+		// One cause (the Score file does not load, say) fails every environment alike:
+		// said once, not once per environment.
+		d.sections = append(d.sections, envSection("<b>every environment</b>", r))
+		return d
+	}
 	for _, r := range p.Results {
 		d.sections = append(d.sections, envSection("<b>"+htmlText(r.Name, 100)+"</b>", r))
 	}
 	return d
+}
+
+// sameProblem returns the first result when there are several and all of them failed with
+// the same problem.
+func (p *Preview) sameProblem() (EnvResult, bool) {
+	if len(p.Results) < 2 {
+		return EnvResult{}, false
+	}
+	first := p.Results[0].Problem
+	for _, r := range p.Results {
+		if r.Problem == nil || *r.Problem != *first {
+			return EnvResult{}, false
+		}
+	}
+	return p.Results[0], true
 }
 
 // header is the line naming the commits the preview was made from.

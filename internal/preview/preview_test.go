@@ -362,3 +362,24 @@ func TestRulesAffected(t *testing.T) {
 		t.Error("broken app not in the table")
 	}
 }
+
+// A problem every environment shares (the Score file does not load) is shown once; the
+// table still has a row per environment.
+func TestSameProblemOnce(t *testing.T) {
+	same := func() *Problem {
+		return ProblemOf(errors.New("score.yaml: containers.web.image: missing: set the image"))
+	}
+	req := Request{Repo: "acme/shop", PR: 1, App: "shop", HeadCommit: strings.Repeat("a", 40), RulesCommit: strings.Repeat("b", 40),
+		Envs: []Env{{Name: "development", Problem: same()}, {Name: "staging", Problem: same()}, {Name: "production", Problem: same()}}}
+	body := Build(req).Comment()
+	if n := strings.Count(body, "cannot render</summary>"); n != 1 || !strings.Contains(body, "<b>every environment</b>") {
+		t.Errorf("shared problem shown %d times, want once for every environment:\n%s", n, body)
+	}
+	if n := strings.Count(body, "❌ error"); n != 3 {
+		t.Errorf("%d table rows with the error, want 3:\n%s", n, body)
+	}
+	req.Envs[2].Problem = ProblemOf(errors.New("definitions/postgres.yaml: no definition for production"))
+	if n := strings.Count(Build(req).Comment(), "cannot render</summary>"); n != 3 {
+		t.Errorf("different problems shown %d times, want one per environment", n)
+	}
+}
