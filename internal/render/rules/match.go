@@ -323,17 +323,39 @@ func (r *Rules) ambiguous(c Context, evals []evaluation, best []int) error {
 func (r *Rules) noMatch(c Context, trace []Candidate) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %v", describeContext(c), ErrNoMatch)
+	var typo string
 	if len(trace) == 0 {
 		fmt.Fprintf(&b, "; the rules repo has no definition or provisioner of type %s", c.Type)
+		types := r.types()
+		if typo = Suggest(c.Type, types); typo != "" {
+			fmt.Fprintf(&b, "; did you mean %q?", typo)
+		}
+		if len(types) > 0 {
+			fmt.Fprintf(&b, " (the rules provide: %s)", strings.Join(types, ", "))
+		}
 	} else {
 		b.WriteString("; candidates:")
 		for _, t := range trace {
 			fmt.Fprintf(&b, "\n  - %s (%s:%d): %s", t.Definition, t.File, t.Line, t.Outcome)
 		}
 	}
-	b.WriteString("\nfix: add a definition to the rules repo, for example definitions/" + fileSafe(c.Type) + ".yaml:\n")
+	b.WriteString("\nfix: ")
+	if typo != "" {
+		fmt.Fprintf(&b, "write type: %s in the Score file, or ", typo)
+	}
+	b.WriteString("add a definition to the rules repo, for example definitions/" + fileSafe(c.Type) + ".yaml:\n")
 	b.WriteString(suggestDefinition(c))
 	return &matchError{msg: b.String(), sentinel: ErrNoMatch}
+}
+
+// types lists the resource types the rules provide, sorted.
+func (r *Rules) types() []string {
+	var out []string
+	for _, d := range r.Definitions {
+		out = append(out, d.Type)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func fileSafe(s string) string {

@@ -217,3 +217,27 @@ apps:
 		t.Errorf("default branch = %q", r.Platform.EnvRepo.Branch)
 	}
 }
+
+// TestNoMatchSuggestsType: a mistyped resource type is named with the closest type the
+// rules provide, the list of types, and the fix.
+func TestNoMatchSuggestsType(t *testing.T) {
+	r := loadDir(t, "testdata/match")
+	_, err := r.Match(Context{Type: "postgress", ResID: "web.db", AppID: "x", EnvID: "staging", EnvType: "staging"})
+	if !errors.Is(err, ErrNoMatch) {
+		t.Fatalf("err = %v, want ErrNoMatch", err)
+	}
+	for _, want := range []string{
+		"no definition or provisioner of type postgress",
+		`did you mean "postgres"?`,
+		"(the rules provide: kafka, mysql, postgres, redis, s3)",
+		"fix: write type: postgres in the Score file, or add a definition to the rules repo",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	_, err = r.Match(Context{Type: "dns", ResID: "web.dns", EnvID: "staging", EnvType: "staging"})
+	if err == nil || strings.Contains(err.Error(), "did you mean") {
+		t.Errorf("no suggestion expected for a type far from every known one: %v", err)
+	}
+}

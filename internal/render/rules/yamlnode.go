@@ -122,7 +122,7 @@ func (d *decoder) fields(n *yaml.Node, path string, allowed []string) (map[strin
 		}
 		if !slices.Contains(allowed, key) {
 			fix := "allowed fields: " + strings.Join(allowed, ", ")
-			if s := suggest(key, allowed); s != "" {
+			if s := Suggest(key, allowed); s != "" {
 				fix = "did you mean " + strconv.Quote(s) + "? " + fix
 			}
 			d.fail(k, join(path, key), fix, "unknown field %q", key)
@@ -323,8 +323,10 @@ func (d *decoder) value(n *yaml.Node, path string, depth int) (any, bool) {
 	return nil, false
 }
 
-// suggest returns the allowed name closest to got, if it is close enough to be a typo.
-func suggest(got string, allowed []string) string {
+// Suggest returns the name in allowed closest to got when it is close enough to be a typo
+// of it (case, '-' and '_' aside, at most two edits away), else "". Error messages use it
+// for "did you mean"; package render uses it for Score fields too.
+func Suggest(got string, allowed []string) string {
 	best, bestDist := "", 3
 	g := strings.ToLower(got)
 	for _, a := range allowed {
