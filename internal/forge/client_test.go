@@ -250,6 +250,9 @@ func TestPullRequestLifecycle(t *testing.T) {
 	if _, err := e.c.CreatePR(ctx, demo, forge.NewPR{Title: "t", Head: "feature", Base: "main"}); !errors.Is(err, forge.ErrValidation) {
 		t.Fatalf("duplicate PR: %v", err)
 	}
+	if _, err := e.c.CreatePR(ctx, demo, forge.NewPR{Title: "t", Head: "never-pushed", Base: "main"}); !errors.Is(err, forge.ErrValidation) {
+		t.Fatalf("PR from a branch that does not exist: %v, want a validation error as GitHub gives", err)
+	}
 	newHead := "5555555555555555555555555555555555555555"
 	e.srv.BranchPushed(demo.Owner, demo.Name, "feature", newHead)
 	if _, err := e.c.MergePR(ctx, demo, pr.GetNumber(), forge.Merge{SHA: sha2}); err == nil {

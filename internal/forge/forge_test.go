@@ -130,8 +130,11 @@ func start(t *testing.T, opts standin.Options) *env {
 		hooks.events = append(hooks.events, emitted{event, payload})
 	}
 	srv.HeadOf = func(owner, repo, branch string) (string, error) {
-		if branch == "main" {
+		switch branch {
+		case "main":
 			return sha1, nil
+		case "never-pushed":
+			return "", nil
 		}
 		return sha2, nil
 	}

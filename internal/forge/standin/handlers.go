@@ -813,13 +813,23 @@ func (s *Server) createPR(c *call) {
 	}
 	var headSHA, baseSHA string
 	if s.HeadOf != nil {
-		var err error
-		if headSHA, err = s.HeadOf(c.owner, c.repo, in.Head); err != nil {
-			c.invalid("PullRequest", "head", fmt.Sprintf("head branch %q: %v", in.Head, err))
+		// GitHub answers 422 for a branch that does not exist (push before opening).
+		resolve := func(field, branch string) (string, bool) {
+			sha, err := s.HeadOf(c.owner, c.repo, branch)
+			if err == nil && sha == "" {
+				err = errors.New("no such branch: push it first")
+			}
+			if err != nil {
+				c.invalid("PullRequest", field, fmt.Sprintf("%s branch %q: %v", field, branch, err))
+				return "", false
+			}
+			return sha, true
+		}
+		var ok bool
+		if headSHA, ok = resolve("head", in.Head); !ok {
 			return
 		}
-		if baseSHA, err = s.HeadOf(c.owner, c.repo, in.Base); err != nil {
-			c.invalid("PullRequest", "base", fmt.Sprintf("base branch %q: %v", in.Base, err))
+		if baseSHA, ok = resolve("base", in.Base); !ok {
 			return
 		}
 	}
