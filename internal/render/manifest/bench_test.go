@@ -108,3 +108,18 @@ func BenchmarkFromTyped(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeStrict checks one Deployment (benchDeployment) against its type, as render
+// does for every object a definition made.
+func BenchmarkDecodeStrict(b *testing.B) {
+	objs, err := Parse([]byte(benchDeployment), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := DecodeStrict(objs[0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

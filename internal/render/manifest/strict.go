@@ -49,6 +49,9 @@ var typedScheme = sync.OnceValue(func() *runtime.Scheme {
 // (ExternalSecret, HTTPRoute, any CRD) are kept as given: they only need apiVersion, kind and
 // metadata.name. A kind it does not know in a group it knows (a typo such as apps/v1
 // Deploymnet) is an error.
+//
+// The JSON the typed decoder reads is written by appendJSON, byte for byte what
+// json.Marshal would write (errors quote it), without reflection.
 func DecodeStrict(o Object) error {
 	if err := checkIdentity(o); err != nil {
 		return err
@@ -74,9 +77,11 @@ func DecodeStrict(o Object) error {
 	if err != nil {
 		return fmt.Errorf("%s: %s %s: %w", o.Source, o.Kind(), o.Name(), err)
 	}
-	raw, err := json.Marshal(o.Doc)
-	if err != nil {
-		return fmt.Errorf("%s: %s %s: encode: %w", o.Source, o.Kind(), o.Name(), err)
+	raw, ok := appendJSON(make([]byte, 0, 2048), o.Doc, 0)
+	if !ok {
+		if raw, err = json.Marshal(o.Doc); err != nil {
+			return fmt.Errorf("%s: %s %s: encode: %w", o.Source, o.Kind(), o.Name(), err)
+		}
 	}
 	strictErrs, err := kjson.UnmarshalStrict(raw, typed)
 	if err != nil {
