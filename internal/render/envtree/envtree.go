@@ -82,6 +82,13 @@ var (
 // environment name, two objects with the same identity, a reserved name.
 var ErrInvalid = errors.New("invalid env tree input")
 
+// nameError is a bad app or environment name from CheckName: its message is what the user
+// reads (the name, the rule and the fix), and errors.Is matches ErrInvalid.
+type nameError struct{ msg string }
+
+func (e *nameError) Error() string { return e.msg }
+func (e *nameError) Unwrap() error { return ErrInvalid }
+
 // SharedResource is a resource shared by the workloads of an environment (a Score resource
 // with an id). Its objects must depend only on the environment, its uid and its definition,
 // so that whichever app renders it writes the same files.
@@ -222,11 +229,11 @@ var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 // digits and '-', at most 63 characters), not one of the names the layout reserves.
 func CheckName(field, s string) error {
 	if len(s) > 63 || !dnsLabel.MatchString(s) {
-		return fmt.Errorf("%s %q is not a DNS label: use lowercase letters, digits and '-', start and end with a letter or digit, at most 63 characters: %w", field, s, ErrInvalid)
+		return &nameError{fmt.Sprintf("%s %q is not a DNS label: use lowercase letters, digits and '-', start and end with a letter or digit, at most 63 characters", field, s)}
 	}
 	switch s {
 	case FluxNamespace, SharedKustomization, SharedDir:
-		return fmt.Errorf("%s %q is reserved by the env repo layout: choose another name: %w", field, s, ErrInvalid)
+		return &nameError{fmt.Sprintf("%s %q is reserved by the env repo layout: choose another name", field, s)}
 	}
 	return nil
 }
