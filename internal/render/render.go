@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/score-spec/score-go/types"
@@ -98,24 +99,23 @@ type loaded struct {
 // Render renders one app for one environment.
 func Render(in Input) (*Output, error) {
 	if in.Rules == nil {
-		return nil, fmt.Errorf("render: no rules repo given: %w", ErrInput)
+		return nil, invalidf(ErrInput, "no rules repo given: load the rules repo and pass it as Input.Rules")
 	}
 	env, ok := in.Rules.Environment(in.Env)
 	if !ok {
-		return nil, fmt.Errorf("render: environment %q is not in the platform file %s: use one of %v: %w",
-			in.Env, platformFile(in.Rules), envNames(in.Rules), ErrInput)
+		return nil, unknownEnv(in.Rules, in.Env)
 	}
 	if err := envtree.CheckName("app id", in.AppID); err != nil {
-		return nil, fmt.Errorf("render: %w", err)
+		return nil, err // names the app id and the fix; wraps envtree.ErrInvalid
 	}
 	if len(in.Files) == 0 {
-		return nil, fmt.Errorf("render app %s: no score files given: %w", in.AppID, ErrInput)
+		return nil, invalidf(ErrInput, "app %s: no score files given: give the app's score.yaml (or the files platform.yaml lists for it)", in.AppID)
 	}
 	files := slices.Clone(in.Files)
 	slices.SortFunc(files, func(a, b ScoreFile) int { return cmp.Compare(a.Path, b.Path) })
 	for i := 1; i < len(files); i++ {
 		if files[i].Path == files[i-1].Path {
-			return nil, fmt.Errorf("render app %s: score file %s given twice: %w", in.AppID, files[i].Path, ErrInput)
+			return nil, invalidf(ErrInput, "app %s: score file %s given twice: give each file once", in.AppID, files[i].Path)
 		}
 	}
 
@@ -132,7 +132,7 @@ func Render(in Input) (*Output, error) {
 	}
 	prov, err := provision.Provision(pin)
 	if err != nil {
-		return nil, fmt.Errorf("render app %s for %s: %w", in.AppID, env.Name, err)
+		return nil, fmt.Errorf("app %s in %s: %w", in.AppID, env.Name, err)
 	}
 
 	converted := make([][]manifest.Object, len(workloads))
@@ -146,7 +146,7 @@ func Render(in Input) (*Output, error) {
 			Outputs: prov.Outputs(w.name), Adjust: adjust,
 		})
 		if err != nil {
-			return fmt.Errorf("render app %s for %s: %w", in.AppID, env.Name, err)
+			return fmt.Errorf("app %s in %s: %w", in.AppID, env.Name, err)
 		}
 		converted[i] = objs
 		return nil
@@ -206,20 +206,20 @@ func Render(in Input) (*Output, error) {
 		all = append(all, sr.Objects...)
 	}
 	if err := checkObjects(fromDefinitions); err != nil {
-		return nil, fmt.Errorf("render app %s for %s: %w", in.AppID, env.Name, err)
+		return nil, fmt.Errorf("app %s in %s: %w", in.AppID, env.Name, err)
 	}
 	for _, objs := range converted {
 		for _, o := range objs {
 			// Cheap, and says so if conversion ever made a Secret.
 			if err := manifest.CheckNoPlaintextSecret(o); err != nil {
-				return nil, fmt.Errorf("render app %s for %s: %w", in.AppID, env.Name, err)
+				return nil, fmt.Errorf("app %s in %s: %w", in.AppID, env.Name, err)
 			}
 		}
 	}
 
 	tree, err := envtree.Build(app)
 	if err != nil {
-		return nil, fmt.Errorf("render app %s for %s: %w", in.AppID, env.Name, err)
+		return nil, fmt.Errorf("app %s in %s: %w", in.AppID, env.Name, err)
 	}
 	nsObjs, err := envtree.Namespaces(app)
 	if err != nil {
@@ -281,8 +281,8 @@ func loadAll(files []ScoreFile) ([]loaded, error) {
 	slices.SortStableFunc(out, func(a, b loaded) int { return cmp.Compare(a.name, b.name) })
 	for i := 1; i < len(out); i++ {
 		if out[i].name == out[i-1].name {
-			return nil, fmt.Errorf("%s: metadata.name %q is also the name of the workload in %s: workload names must be unique within an app; rename one: %w",
-				out[i].file.Path, out[i].name, out[i-1].file.Path, ErrInput)
+			return nil, invalidf(ErrInput, "%s: metadata.name %q is also the name of the workload in %s: workload names must be unique within an app; rename one",
+				out[i].file.Path, out[i].name, out[i-1].file.Path)
 		}
 	}
 	return out, nil
@@ -392,6 +392,34 @@ func platformFile(r *rules.Rules) string {
 		return "(default platform)"
 	}
 	return r.Platform.File
+}
+
+// unknownEnv says that env is not in the platform file, with the closest name when it looks
+// like a typo.
+func unknownEnv(r *rules.Rules, env string) error {
+	names := envNames(r)
+	hint := ""
+	if s := rules.Suggest(env, names); s != "" {
+		hint = fmt.Sprintf("did you mean %q? ", s)
+	}
+	return invalidf(ErrInput, "environment %q is not in %s: %suse one of %s, or add it to environments there",
+		env, platformFile(r), hint, strings.Join(names, ", "))
+}
+
+// inputError is an error a user sees: Error is the message alone (naming the file, the
+// field and the fix, without a sentinel's text tacked on), and errors.Is matches the
+// sentinel (ErrInput, ErrInvalidScore).
+type inputError struct {
+	msg      string
+	sentinel error
+}
+
+func (e *inputError) Error() string { return e.msg }
+func (e *inputError) Unwrap() error { return e.sentinel }
+
+// invalidf is an inputError with sentinel and a formatted message.
+func invalidf(sentinel error, format string, args ...any) error {
+	return &inputError{msg: fmt.Sprintf(format, args...), sentinel: sentinel}
 }
 
 func envNames(r *rules.Rules) []string {

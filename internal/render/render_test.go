@@ -16,6 +16,7 @@ import (
 
 	"github.com/score-spec/score-go/loader"
 
+	"github.com/scorebot/scorebot/internal/render/envtree"
 	"github.com/scorebot/scorebot/internal/render/envtree/envtreetest"
 	"github.com/scorebot/scorebot/internal/render/manifest"
 	"github.com/scorebot/scorebot/internal/render/rules"
@@ -403,6 +404,9 @@ func TestErrors(t *testing.T) {
 	}{
 		{"no rules", Input{Env: "development", AppID: "x", Files: []ScoreFile{ok}}},
 		{"unknown environment", Input{Rules: rs, Env: "qa", AppID: "x", Files: []ScoreFile{ok}}},
+		{"mistyped environment", Input{Rules: rs, Env: "stagin", AppID: "x", Files: []ScoreFile{ok}}},
+		{"unknown Score field", Input{Rules: rs, Env: "development", AppID: "x", Files: []ScoreFile{score("typo/score.yaml",
+			"apiVersion: score.dev/v1b1\nmetadata: {name: svc}\ncontainers:\n  main:\n    image: busybox\n    variabels: {A: b}\n")}}},
 		{"bad app id", Input{Rules: rs, Env: "development", AppID: "My_App", Files: []ScoreFile{ok}}},
 		{"reserved app id", Input{Rules: rs, Env: "development", AppID: "shared", Files: []ScoreFile{ok}}},
 		{"no files", Input{Rules: rs, Env: "development", AppID: "x"}},
@@ -432,6 +436,11 @@ func TestErrors(t *testing.T) {
 			continue
 		}
 		fmt.Fprintf(&msgs, "%s:\n  %s\n", c.name, strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		for _, sentinel := range []error{ErrInput, ErrInvalidScore, envtree.ErrInvalid} {
+			if strings.HasSuffix(err.Error(), ": "+sentinel.Error()) {
+				t.Errorf("%s: the message ends with the sentinel's text: %v", c.name, err)
+			}
+		}
 	}
 	golden(t, "errors.golden", msgs.Bytes())
 }
