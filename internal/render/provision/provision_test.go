@@ -290,6 +290,7 @@ resources:
 		files map[string]string // extra rules files
 		score []string          // default: scoreOne
 		is    error
+		want  []string // in the message: the file and line, the field, the fix
 	}{
 		{name: "no match", defs: `[{id: other, type: other, values: {a: b}}]`, is: rules.ErrNoMatch},
 		{name: "ambiguous", defs: `
@@ -315,6 +316,38 @@ resources:
   type: thing
   outputs: |
     host: [unclosed`},
+		{name: "missing init key", defs: `
+- id: thing
+  type: thing
+  init: |
+    name: db
+  outputs: |
+    host: {{ .Init.nmae | upper }}`,
+			want: []string{"definitions/defs.yaml:7: ", "outputs template", ".Init.nmae is not set (Init has: name)", "fix the name"}},
+		{name: "missing key in a range", defs: `
+- id: thing
+  type: thing
+  outputs: |
+    {{ range $k, $v := .Params }}{{ $k }}: x{{ end }}
+    host: {{ $.Resources.db.host | upper }}`,
+			want: []string{"definitions/defs.yaml:6: ", "$.Resources.db.host is not set (Resources is empty)"}},
+		{name: "outputs value with a colon", defs: `
+- id: thing
+  type: thing
+  outputs: |
+    host: db
+    url: postgres://db: 5432`,
+			want: []string{"definitions/defs.yaml:5 ", "outputs template", `output line 2 "url: postgres://db: 5432"`, `quote values that contain ": "`}},
+		{name: "manifests value with a colon, secret key", defs: `
+- id: thing
+  type: thing
+  manifests: |
+    - apiVersion: v1
+      kind: Secret
+      metadata: {name: x}
+      stringData:
+        password: hunter2: not-shown`,
+			want: []string{"manifests template", "definitions/defs.yaml:5 ", `output line 5 "    password: <value hidden>"`, "quote values"}},
 		{name: "outputs a list", defs: `
 - id: thing
   type: thing
@@ -450,6 +483,11 @@ resources:
 			}
 			if tt.is != nil && !errors.Is(err, tt.is) {
 				t.Errorf("error does not wrap %v: %v", tt.is, err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q: %v", w, err)
+				}
 			}
 			if strings.Contains(err.Error(), "hunter2") {
 				t.Errorf("error leaks a secret value: %v", err)

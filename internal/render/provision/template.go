@@ -2,11 +2,16 @@ package provision
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"reflect"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"text/template"
+	"text/template/parse"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -234,7 +239,7 @@ func (tr *templateRun) exec(field string, t *template.Template) ([]byte, error) 
 	buf := &tr.x.buf
 	buf.Reset()
 	if err := v.Execute(buf, tr.data); err != nil {
-		return nil, tr.fail(field, tr.execError(field, t.Name(), err))
+		return nil, tr.fail(field, tr.execError(field, t, err))
 	}
 	return bytes.TrimSpace(buf.Bytes()), nil
 }
@@ -242,7 +247,12 @@ func (tr *templateRun) exec(field string, t *template.Template) ([]byte, error) 
 // execError turns text/template's `template: <name>:<line>:<col>: executing "<name>" at
 // <node>: <message>` into `<file>:<line>: at <node>: <message>`, with the line counted in
 // the rules file when the rules package recorded where the template starts.
-func (tr *templateRun) execError(field, name string, err error) error {
+//
+// When a field the template reads on that line is a key missing from its map (text/template
+// gives the zero value, which fails later, as `at <upper>: invalid value; expected string`),
+// the message starts with that key and what the map has instead.
+func (tr *templateRun) execError(field string, t *template.Template, err error) error {
+	name := t.Name()
 	msg := err.Error()
 	rest, ok := strings.CutPrefix(msg, "template: "+name+":")
 	if !ok {
@@ -264,8 +274,180 @@ func (tr *templateRun) execError(field, name string, err error) error {
 	if first, known := tr.def.TemplateLines[field]; known && first > 0 {
 		where = fmt.Sprintf("%s:%d", tr.def.File, first+line-1)
 	}
+	if strings.Contains(rest, "error calling fail:") {
+		return fmt.Errorf("%s: %s", where, rest) // the template's own message
+	}
+	if missing := missingKey(t, line, tr.data); missing != "" {
+		return fmt.Errorf("%s: %s: fix the name, or set it (for an optional value, use default) (text/template: %s)", where, missing, rest)
+	}
 	return fmt.Errorf("%s: %s", where, rest)
 }
+
+// missingKey returns "<.a.b> is not set (a has: x, y)" for the first field the template
+// reads on line whose last key is missing from a map of data, or "".
+func missingKey(t *template.Template, line int, data *Data) string {
+	if t.Tree == nil || t.Tree.Root == nil {
+		return ""
+	}
+	var found string
+	check := func(n parse.Node, shown string, path []string) {
+		if found != "" || nodeLine(t.Tree, n) != line {
+			return
+		}
+		found = missingIn(reflect.ValueOf(data), shown, path)
+	}
+	var walk func(n parse.Node, rooted bool)
+	walk = func(n parse.Node, rooted bool) {
+		if n == nil || found != "" {
+			return
+		}
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n == nil {
+				return
+			}
+			for _, c := range n.Nodes {
+				walk(c, rooted)
+			}
+		case *parse.ActionNode:
+			walk(n.Pipe, rooted)
+		case *parse.PipeNode:
+			if n == nil {
+				return
+			}
+			for _, c := range n.Cmds {
+				walk(c, rooted)
+			}
+		case *parse.CommandNode:
+			for _, a := range n.Args {
+				walk(a, rooted)
+			}
+		case *parse.IfNode:
+			walk(n.Pipe, rooted)
+			walk(n.List, rooted)
+			walk(n.ElseList, rooted)
+		case *parse.RangeNode:
+			walk(n.Pipe, rooted)
+			walk(n.List, false) // dot is the element
+			walk(n.ElseList, rooted)
+		case *parse.WithNode:
+			walk(n.Pipe, rooted)
+			walk(n.List, false) // dot is the value
+			walk(n.ElseList, rooted)
+		case *parse.FieldNode:
+			if rooted {
+				check(n, "."+strings.Join(n.Ident, "."), n.Ident)
+			}
+		case *parse.VariableNode:
+			if len(n.Ident) > 1 && n.Ident[0] == "$" {
+				check(n, strings.Join(n.Ident, "."), n.Ident[1:])
+			}
+		}
+	}
+	walk(t.Tree.Root, true)
+	return found
+}
+
+// nodeLine is the template line of n.
+func nodeLine(tree *parse.Tree, n parse.Node) int {
+	loc, _ := tree.ErrorContext(n) // "name:line:col"
+	parts := strings.Split(loc, ":")
+	if len(parts) < 3 {
+		return 0
+	}
+	line, _ := strconv.Atoi(parts[len(parts)-2])
+	return line
+}
+
+// missingIn follows path from v through struct fields and string-keyed maps and describes
+// the first map key that is missing; "" when the path resolves or leaves maps and structs.
+func missingIn(v reflect.Value, shown string, path []string) string {
+	for i, name := range path {
+		for v.IsValid() && (v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface) {
+			v = v.Elem()
+		}
+		switch {
+		case !v.IsValid():
+			return ""
+		case v.Kind() == reflect.Struct:
+			v = v.FieldByName(name)
+		case v.Kind() == reflect.Map && v.Type().Key().Kind() == reflect.String:
+			next := v.MapIndex(reflect.ValueOf(name).Convert(v.Type().Key()))
+			if !next.IsValid() {
+				parent := strings.Join(path[:i], ".")
+				if parent == "" {
+					parent = "the map"
+				}
+				var keys []string
+				for _, k := range v.MapKeys() {
+					keys = append(keys, k.String())
+				}
+				if len(keys) == 0 {
+					return fmt.Sprintf("%s is not set (%s is empty)", shown, parent)
+				}
+				slices.Sort(keys)
+				return fmt.Sprintf("%s is not set (%s has: %s)", shown, parent, strings.Join(keys, ", "))
+			}
+			v = next
+		default:
+			return ""
+		}
+	}
+	return ""
+}
+
+// yamlLine finds the line yaml.v3 blames in its syntax errors ("yaml: line 2: ...").
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlError words a template output that is not YAML: where the template is, the output
+// line yaml blames, quoted, and the usual fix. Output is shown only from templates, whose
+// secret values are references, never plaintext (see checkSecretOutputs).
+func (tr *templateRun) yamlError(field string, raw []byte, err error) error {
+	where := "its output"
+	if first, known := tr.def.TemplateLines[field]; known && first > 0 {
+		where = fmt.Sprintf("the output of the template at %s:%d", tr.def.File, first)
+	}
+	var ye *yamlSyntaxError
+	if !errors.As(err, &ye) {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	m := yamlLine.FindStringSubmatch(ye.err.Error())
+	lines := strings.Split(string(raw), "\n")
+	if m == nil {
+		return fmt.Errorf("%s is not valid YAML: %v: %s", where, ye.err, yamlFix)
+	}
+	n, _ := strconv.Atoi(m[1])
+	if n < 1 || n > len(lines) {
+		return fmt.Errorf("%s is not valid YAML: output line %s: %s: %s", where, m[1], m[2], yamlFix)
+	}
+	return fmt.Errorf("%s is not valid YAML: output line %d %q: %s: %s", where, n, quotable(lines[n-1]), m[2], yamlFix)
+}
+
+// secretishKey matches keys whose values an error message must not show.
+var secretishKey = regexp.MustCompile(`(?i)pass|secret|token|key|cred|auth|cert|private`)
+
+// quotable is an output line as an error may show it: cut at 160 bytes, and with the value
+// hidden when the key sounds like it holds a secret (a template with broken YAML has not had
+// its secret outputs checked yet).
+func quotable(line string) string {
+	if k, _, found := strings.Cut(line, ":"); found && secretishKey.MatchString(k) {
+		return k + ": <value hidden>"
+	}
+	if len(line) > 160 {
+		line = line[:160] + "…"
+	}
+	return line
+}
+
+// yamlFix is the usual fix for template output that is not YAML.
+const yamlFix = `quote values that contain ": " or " #" or start with one of [ { * & ! | > ' " % @, ` +
+	`e.g. url: {{ .Init.url | quote }}, or emit a whole value with toJson`
+
+// yamlSyntaxError is yaml.v3's error for output that does not parse.
+type yamlSyntaxError struct{ err error }
+
+func (e *yamlSyntaxError) Error() string { return "output is not valid YAML: " + e.err.Error() }
+func (e *yamlSyntaxError) Unwrap() error { return e.err }
 
 // execMap runs a template that must produce a YAML mapping; no output is an empty map.
 func (tr *templateRun) execMap(field string, t *template.Template) (map[string]any, error) {
@@ -275,7 +457,7 @@ func (tr *templateRun) execMap(field string, t *template.Template) (map[string]a
 	}
 	v, err := decodeYAML(raw)
 	if err != nil {
-		return nil, tr.fail(field, err)
+		return nil, tr.fail(field, tr.yamlError(field, raw, err))
 	}
 	switch v := v.(type) {
 	case nil:
@@ -290,7 +472,7 @@ func (tr *templateRun) execMap(field string, t *template.Template) (map[string]a
 func (tr *templateRun) manifests(raw []byte) ([]manifest.Object, error) {
 	v, err := decodeYAML(raw)
 	if err != nil {
-		return nil, tr.fail(fieldManifests, err)
+		return nil, tr.fail(fieldManifests, tr.yamlError(fieldManifests, raw, err))
 	}
 	if v == nil {
 		return nil, nil
@@ -340,7 +522,7 @@ func decodeYAMLv3(raw []byte) (any, error) {
 	}
 	var v any
 	if err := yaml.Unmarshal(raw, &v); err != nil {
-		return nil, fmt.Errorf("output is not valid YAML: %w", err)
+		return nil, &yamlSyntaxError{err: err}
 	}
 	n, err := normalize(v)
 	if err != nil {
