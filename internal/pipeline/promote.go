@@ -80,16 +80,16 @@ func (p *Pipeline) Promote(ctx context.Context, req PromoteRequest) (PromoteResu
 	if err != nil {
 		return PromoteResult{}, err
 	}
-	step, err := promotion.StepInto(lr.Rules.Platform.Environments, req.To)
-	if err != nil {
-		return PromoteResult{}, Permanent(fmt.Errorf("promote: %w", err))
-	}
 	app := req.App
 	if app == "" {
 		app = lr.Rules.AppFor(req.SourceRepo).AppID
 	}
+	step, err := promotion.StepInto(lr.Rules.Platform.Environments, req.To)
+	if err != nil {
+		return PromoteResult{}, Permanent(fmt.Errorf("promote %s to %s: %w", app, req.To, err))
+	}
 	if err := envtree.CheckName("app", app); err != nil {
-		return PromoteResult{}, Permanent(fmt.Errorf("promote: %w", err))
+		return PromoteResult{}, Permanent(fmt.Errorf("promote to %s: %w", req.To, err)) // err names the app
 	}
 	er, err := p.EnvRepo(ctx, lr.Rules.Platform.EnvRepo)
 	if err != nil {

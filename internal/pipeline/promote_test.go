@@ -870,3 +870,33 @@ func TestMergedPromotionClearsRejection(t *testing.T) {
 		t.Errorf("production state = %+v, want deployed and no rejection", st)
 	}
 }
+
+// TestPromoteBadInputErrors: a promotion to an unknown environment or of an app with a bad
+// name says what was asked, the field and the fix, without a "promote: promote:" stutter.
+func TestPromoteBadInputErrors(t *testing.T) {
+	h := newPromoHarness(t, false)
+	ctx := context.Background()
+	p := h.bot("one")
+	for _, c := range []struct {
+		app, to string
+		want    []string
+	}{
+		{"shop", "qa", []string{"promote shop to qa: ", `"qa"`, "platform.yaml names"}},
+		{"development", "development", []string{"promote development to development: ", "reach", "only environments with reach: promotion"}},
+		{"Shop_1", "staging", []string{"promote to staging: ", `app "Shop_1" is not a DNS label`, "use lowercase letters"}},
+	} {
+		_, err := p.Promote(ctx, PromoteRequest{App: c.app, To: c.to, Explicit: true, Job: h.job(&events.Event{Kind: events.KindIssueComment})})
+		if err == nil || !IsPermanent(err) {
+			t.Fatalf("promote %s to %s: err = %v, want a permanent error", c.app, c.to, err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("promote %s to %s: error lacks %q: %v", c.app, c.to, w, err)
+			}
+		}
+		t.Log(err)
+		if strings.Contains(err.Error(), "promote: ") {
+			t.Errorf("stutter: %v", err)
+		}
+	}
+}
