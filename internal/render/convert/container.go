@@ -14,6 +14,9 @@ import (
 func (c *converter) container(name string, in types.Container, vols *volumeSet, kind string) (corev1.Container, []corev1.PersistentVolumeClaim, error) {
 	field := "containers." + name
 	out := corev1.Container{Name: name, Image: in.Image}
+	if !checkImage(in.Image) {
+		return out, nil, c.errorf(field+".image", "%q is not an image reference; write NAME[:TAG][@DIGEST], e.g. nginx:1.27", in.Image)
+	}
 	var err error
 	if out.Command, err = c.commandLine(field+".command", in.Command); err != nil {
 		return out, nil, err
