@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	gogit "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -26,13 +27,39 @@ The env repo of the ` + "`bot dev`" + ` sandbox: Scorebot commits the rendered a
 per environment and app, the way Flux reads them.
 `
 
+// checkExampleApp says, naming the --app flag and the apps there are, when app is not one of
+// the folders of examplesDir/apps.
+func checkExampleApp(examplesDir, app string) error {
+	dir := filepath.Join(examplesDir, "apps")
+	entries, err := os.ReadDir(dir) // sorted by name
+	if err != nil {
+		return fmt.Errorf("--app %s: read the example apps: %w", app, err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() {
+			if e.Name() == app {
+				return nil
+			}
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("--app %s: %s has no example apps; point Scorebot at a checkout with examples/apps", app, dir)
+	}
+	return fmt.Errorf("--app %s: no such example app; use one of %s", app, strings.Join(names, ", "))
+}
+
 // seed creates the demo repos on a first start, and on every start points the rules repo's
 // env repo at this sandbox (the address may have changed).
 func (s *Sandbox) seed(ctx context.Context) error {
 	if !s.git.Exists(RepoApp) {
+		if err := checkExampleApp(s.cfg.ExamplesDir, s.cfg.App); err != nil {
+			return err
+		}
 		files, err := readDir(filepath.Join(s.cfg.ExamplesDir, "apps", s.cfg.App))
 		if err != nil {
-			return fmt.Errorf("seed %s from example app %q: %w (pick one of %s with --app)", RepoApp, s.cfg.App, err, filepath.Join(s.cfg.ExamplesDir, "apps"))
+			return fmt.Errorf("seed %s from example app %q: %w", RepoApp, s.cfg.App, err)
 		}
 		if _, err := s.git.Seed(RepoApp, files, "Example app "+s.cfg.App+" from Scorebot's examples/apps"); err != nil {
 			return fmt.Errorf("seed %s: %w", RepoApp, err)

@@ -50,3 +50,28 @@ func TestMapDemoApp(t *testing.T) {
 		t.Fatalf("the example this test is about moved: %v", err)
 	}
 }
+
+// TestCheckExampleApp: an unknown --app names the flag and the example apps there are,
+// sorted; a path that leaves examples/apps is not an app.
+func TestCheckExampleApp(t *testing.T) {
+	for _, c := range []struct {
+		app, want string
+	}{
+		{"shop", ""},
+		{"nosuch", "--app nosuch: no such example app; use one of blog, jobs, shop"},
+		{"../rules", "--app ../rules: no such example app; use one of blog, jobs, shop"},
+		{"", "--app : no such example app; use one of blog, jobs, shop"},
+	} {
+		err := checkExampleApp("../../examples", c.app)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != c.want {
+			t.Errorf("checkExampleApp(%q) = %q, want %q", c.app, got, c.want)
+		}
+	}
+	if err := checkExampleApp(t.TempDir(), "blog"); err == nil || !strings.Contains(err.Error(), "--app blog: read the example apps") {
+		t.Errorf("no examples dir: %v", err)
+	}
+}
