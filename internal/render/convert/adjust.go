@@ -46,7 +46,7 @@ func mergeAdjustments(defs []*rules.WorkloadDefinition) (adjustments, error) {
 		}
 		if d.Replicas != nil {
 			if *d.Replicas < 0 {
-				return a, fmt.Errorf("%s (workload definition %s): replicas: %d is negative; use 0 or more: %w", d.File, d.ID, *d.Replicas, ErrInvalid)
+				return a, invalid(fmt.Errorf("%s (workload definition %s): replicas: %d is negative; use 0 or more", d.File, d.ID, *d.Replicas))
 			}
 			r := *d.Replicas
 			a.replicas = &r
@@ -56,12 +56,12 @@ func mergeAdjustments(defs []*rules.WorkloadDefinition) (adjustments, error) {
 		// Decode after each step so that an error names the definition that introduced it.
 		if len(d.PodSecurityContext) > 0 {
 			if err := decodeStrict(podSC, new(corev1.PodSecurityContext)); err != nil {
-				return a, fmt.Errorf("%s (workload definition %s): podSecurityContext: %v; see `kubectl explain pod.spec.securityContext`: %w", d.File, d.ID, err, ErrInvalid)
+				return a, invalid(fmt.Errorf("%s (workload definition %s): podSecurityContext: %v; see `kubectl explain pod.spec.securityContext`", d.File, d.ID, err))
 			}
 		}
 		if len(d.SecurityContext) > 0 {
 			if err := decodeStrict(ctrSC, new(corev1.SecurityContext)); err != nil {
-				return a, fmt.Errorf("%s (workload definition %s): securityContext: %v; see `kubectl explain pod.spec.containers.securityContext`: %w", d.File, d.ID, err, ErrInvalid)
+				return a, invalid(fmt.Errorf("%s (workload definition %s): securityContext: %v; see `kubectl explain pod.spec.containers.securityContext`", d.File, d.ID, err))
 			}
 		}
 	}

@@ -78,14 +78,25 @@ type converter struct {
 
 // errorf returns an error naming the score file and the field path, wrapping ErrInvalid.
 func (c *converter) errorf(field, format string, args ...any) error {
-	return fmt.Errorf("%s: %s: %s: %w", c.in.File, field, fmt.Sprintf(format, args...), ErrInvalid)
+	return invalid(fmt.Errorf("%s: %s: %s", c.in.File, field, fmt.Sprintf(format, args...)))
 }
+
+// invalidError is an error caused by the workload or its inputs: its message is err's alone
+// (it names the file, the field and the fix) and errors.Is matches ErrInvalid and err's
+// chain.
+type invalidError struct{ err error }
+
+func (e *invalidError) Error() string   { return e.err.Error() }
+func (e *invalidError) Unwrap() []error { return []error{e.err, ErrInvalid} }
+
+// invalid marks err as caused by the workload or its inputs.
+func invalid(err error) error { return &invalidError{err: err} }
 
 // Workload converts one workload into its Kubernetes objects, sorted with manifest.Sort.
 // Every object's Source is "workload <name> (<file>)" and its namespace is in.Namespace.
 func Workload(in Input) ([]manifest.Object, error) {
 	if in.Spec == nil {
-		return nil, fmt.Errorf("%s: workload %q has no spec: %w", in.File, in.Name, ErrInvalid)
+		return nil, invalid(fmt.Errorf("%s: workload %q has no spec", in.File, in.Name))
 	}
 	c := &converter{in: in, source: fmt.Sprintf("workload %s (%s)", in.Name, in.File)}
 	if err := c.convert(); err != nil {
@@ -116,8 +127,8 @@ func (c *converter) convert() error {
 	labels := c.commonLabels()
 	for _, k := range sortedKeys(adj.labels) {
 		if _, reserved := labels[k]; reserved {
-			return fmt.Errorf("%s (workload definition %s): labels.%s: scorebot sets this label itself; remove it from the definition: %w",
-				adj.labelFrom[k].File, adj.labelFrom[k].ID, k, ErrInvalid)
+			return invalid(fmt.Errorf("%s (workload definition %s): labels.%s: scorebot sets this label itself; remove it from the definition",
+				adj.labelFrom[k].File, adj.labelFrom[k].ID, k))
 		}
 	}
 	objLabels := mergeStrings(labels, adj.labels)

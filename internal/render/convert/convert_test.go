@@ -69,6 +69,9 @@ func wantErr(t *testing.T, err error, parts ...string) {
 	if !errors.Is(err, ErrInvalid) {
 		t.Errorf("error does not wrap ErrInvalid: %v", err)
 	}
+	if strings.HasSuffix(err.Error(), ErrInvalid.Error()) {
+		t.Errorf("error ends with the sentinel's text instead of the fix: %v", err)
+	}
 	for _, p := range parts {
 		if !strings.Contains(err.Error(), p) {
 			t.Errorf("error lacks %q:\n%v", p, err)

@@ -14,7 +14,7 @@ import (
 func (c *converter) substitute(field, s string) (string, error) {
 	out, err := framework.SubstituteString(s, c.lookup)
 	if err != nil {
-		return "", fmt.Errorf("%s: %s: %w; fix the placeholder, or write $$ for a literal $: %w", c.in.File, field, err, ErrInvalid)
+		return "", invalid(fmt.Errorf("%s: %s: %w; fix the placeholder, or write $$ for a literal $", c.in.File, field, err))
 	}
 	return out, nil
 }
