@@ -324,6 +324,15 @@ resources:
   outputs: |
     host: {{ .Init.nmae | upper }}`,
 			want: []string{"definitions/defs.yaml:7: ", "outputs template", ".Init.nmae is not set (Init has: name)", "fix the name"}},
+		{name: "missing key printed", defs: `
+- id: thing
+  type: thing
+  init: |
+    name: db
+  outputs: |
+    port: 5432
+    host: {{ .Init.nmae }}`,
+			want: []string{"definitions/defs.yaml:8: ", "outputs template", "printed <no value>", ".Init.nmae is not set (Init has: name)", "default"}},
 		{name: "missing key in a range", defs: `
 - id: thing
   type: thing

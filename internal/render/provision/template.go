@@ -241,7 +241,27 @@ func (tr *templateRun) exec(field string, t *template.Template) ([]byte, error) 
 	if err := v.Execute(buf, tr.data); err != nil {
 		return nil, tr.fail(field, tr.execError(field, t, err))
 	}
+	if bytes.Contains(buf.Bytes(), noValue) {
+		return nil, tr.fail(field, tr.noValueError(field, t))
+	}
 	return bytes.TrimSpace(buf.Bytes()), nil
+}
+
+// noValue is what text/template prints for a map key that is not there.
+var noValue = []byte("<no value>")
+
+// noValueError says which key a template printed as "<no value>" (a misspelt or unset key
+// would otherwise reach the manifests as that text).
+func (tr *templateRun) noValueError(field string, t *template.Template) error {
+	missing, line := missingKey(t, 0, tr.data)
+	where := tr.def.File
+	if first, known := tr.def.TemplateLines[field]; known && first > 0 && line > 0 {
+		where = fmt.Sprintf("%s:%d", tr.def.File, first+line-1)
+	}
+	if missing == "" {
+		missing = "a value it prints is not set"
+	}
+	return fmt.Errorf("%s: the template printed <no value>: %s: fix the name, or give it a default (| default \"...\")", where, missing)
 }
 
 // execError turns text/template's `template: <name>:<line>:<col>: executing "<name>" at
@@ -277,24 +297,30 @@ func (tr *templateRun) execError(field string, t *template.Template, err error) 
 	if strings.Contains(rest, "error calling fail:") {
 		return fmt.Errorf("%s: %s", where, rest) // the template's own message
 	}
-	if missing := missingKey(t, line, tr.data); missing != "" {
+	if missing, _ := missingKey(t, line, tr.data); missing != "" {
 		return fmt.Errorf("%s: %s: fix the name, or set it (for an optional value, use default) (text/template: %s)", where, missing, rest)
 	}
 	return fmt.Errorf("%s: %s", where, rest)
 }
 
 // missingKey returns "<.a.b> is not set (a has: x, y)" for the first field the template
-// reads on line whose last key is missing from a map of data, or "".
-func missingKey(t *template.Template, line int, data *Data) string {
+// reads on line (0: on any line) whose last key is missing from a map of data, and the line
+// it is on; "" when there is none.
+func missingKey(t *template.Template, line int, data *Data) (string, int) {
 	if t.Tree == nil || t.Tree.Root == nil {
-		return ""
+		return "", 0
 	}
 	var found string
+	var foundLine int
 	check := func(n parse.Node, shown string, path []string) {
-		if found != "" || nodeLine(t.Tree, n) != line {
+		if found != "" {
 			return
 		}
-		found = missingIn(reflect.ValueOf(data), shown, path)
+		at := nodeLine(t.Tree, n)
+		if line > 0 && at != line {
+			return
+		}
+		found, foundLine = missingIn(reflect.ValueOf(data), shown, path), at
 	}
 	var walk func(n parse.Node, rooted bool)
 	walk = func(n parse.Node, rooted bool) {
@@ -345,7 +371,7 @@ func missingKey(t *template.Template, line int, data *Data) string {
 		}
 	}
 	walk(t.Tree.Root, true)
-	return found
+	return found, foundLine
 }
 
 // nodeLine is the template line of n.
