@@ -333,6 +333,37 @@ resources:
     port: 5432
     host: {{ .Init.nmae }}`,
 			want: []string{"definitions/defs.yaml:8: ", "outputs template", "printed <no value>", ".Init.nmae is not set (Init has: name)", "default"}},
+		{name: "missing key printed after a guarded one", defs: `
+- id: thing
+  type: thing
+  init: |
+    name: db
+  outputs: |
+    size: {{ .Params.size | default "1Gi" }}
+    {{ if .Params.tier }}tier: x{{ end }}
+    host: {{ .Init.nmae }}`,
+			want: []string{"definitions/defs.yaml:9: ", "printed <no value>", ".Init.nmae is not set (Init has: name)"}},
+		{name: "null value printed", defs: `
+- id: thing
+  type: thing
+  init: |
+    name: null
+  outputs: |
+    host: {{ .Init.name }}`,
+			want: []string{"definitions/defs.yaml:7: ", "printed <no value>", ".Init.name is null", "default"}},
+		{name: "score value holding <no value>", defs: `
+- id: thing
+  type: thing
+  outputs: |
+    note: {{ .Params.note | quote }}`,
+			score: []string{`
+apiVersion: score.dev/v1b1
+metadata: {name: one}
+containers: {main: {image: x}}
+resources:
+  res: {type: thing, params: {note: "shows <no value> when unset"}}
+`},
+			want: []string{"definitions/defs.yaml", "the output holds the text <no value>", "Score value"}},
 		{name: "missing key in a range", defs: `
 - id: thing
   type: thing

@@ -247,21 +247,110 @@ func (tr *templateRun) exec(field string, t *template.Template) ([]byte, error) 
 	return bytes.TrimSpace(buf.Bytes()), nil
 }
 
-// noValue is what text/template prints for a map key that is not there.
+// noValue is what text/template prints for a map key that is not there, or set to null.
 var noValue = []byte("<no value>")
 
-// noValueError says which key a template printed as "<no value>" (a misspelt or unset key
-// would otherwise reach the manifests as that text).
+// noValueError says which field a template printed as "<no value>" (a misspelt or unset key
+// would otherwise reach the manifests as that text). Only fields an action prints as they are
+// ({{ .Init.x }}, {{ $.Params.y }}) can print it; a field read by if, with, range or a
+// function such as default cannot, so those are not blamed.
 func (tr *templateRun) noValueError(field string, t *template.Template) error {
-	missing, line := missingKey(t, 0, tr.data)
+	what, line := printedNoValue(t, tr.data)
 	where := tr.def.File
 	if first, known := tr.def.TemplateLines[field]; known && first > 0 && line > 0 {
 		where = fmt.Sprintf("%s:%d", tr.def.File, first+line-1)
 	}
-	if missing == "" {
-		missing = "a value it prints is not set"
+	if what == "" {
+		return fmt.Errorf("%s: the output holds the text <no value>: a value the template prints is null, or a Score value holds that text; give the value a default (| default \"...\") or change the Score value", where)
 	}
-	return fmt.Errorf("%s: the template printed <no value>: %s: fix the name, or give it a default (| default \"...\")", where, missing)
+	fix := "fix the name, or give it a default"
+	if strings.HasSuffix(what, " is null") {
+		fix = "give it a value, or a default"
+	}
+	return fmt.Errorf("%s: the template printed <no value>: %s: %s (| default \"...\")", where, what, fix)
+}
+
+// printedNoValue finds the first field an action prints as it is that is missing from its
+// map or null in data, and the template line it is on: "<.a.b> is not set (a has: x, y)" or
+// "<.a.b> is null".
+func printedNoValue(t *template.Template, data *Data) (string, int) {
+	if t.Tree == nil || t.Tree.Root == nil {
+		return "", 0
+	}
+	var found string
+	var line int
+	check := func(n parse.Node, shown string, path []string) {
+		if found != "" {
+			return
+		}
+		if found = missingIn(reflect.ValueOf(data), shown, path); found == "" && isNull(reflect.ValueOf(data), path) {
+			found = shown + " is null"
+		}
+		line = nodeLine(t.Tree, n)
+	}
+	var walk func(n parse.Node, rooted bool)
+	walk = func(n parse.Node, rooted bool) {
+		if found != "" {
+			return
+		}
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n == nil {
+				return
+			}
+			for _, c := range n.Nodes {
+				walk(c, rooted)
+			}
+		case *parse.ActionNode:
+			if p := n.Pipe; len(p.Decl) == 0 && len(p.Cmds) == 1 && len(p.Cmds[0].Args) == 1 {
+				switch a := p.Cmds[0].Args[0].(type) {
+				case *parse.FieldNode:
+					if rooted {
+						check(a, "."+strings.Join(a.Ident, "."), a.Ident)
+					}
+				case *parse.VariableNode:
+					if len(a.Ident) > 1 && a.Ident[0] == "$" {
+						check(a, strings.Join(a.Ident, "."), a.Ident[1:])
+					}
+				}
+			}
+		case *parse.IfNode:
+			walk(n.List, rooted)
+			walk(n.ElseList, rooted)
+		case *parse.RangeNode:
+			walk(n.List, false) // dot is the element
+			walk(n.ElseList, rooted)
+		case *parse.WithNode:
+			walk(n.List, false) // dot is the value
+			walk(n.ElseList, rooted)
+		}
+	}
+	walk(t.Tree.Root, true)
+	return found, line
+}
+
+// isNull reports whether path resolves in v, through struct fields and string-keyed maps, to
+// a nil value.
+func isNull(v reflect.Value, path []string) bool {
+	for _, name := range path {
+		for v.IsValid() && (v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface) {
+			if v.IsNil() {
+				return true
+			}
+			v = v.Elem()
+		}
+		switch {
+		case !v.IsValid():
+			return false
+		case v.Kind() == reflect.Struct:
+			v = v.FieldByName(name)
+		case v.Kind() == reflect.Map && v.Type().Key().Kind() == reflect.String:
+			v = v.MapIndex(reflect.ValueOf(name).Convert(v.Type().Key()))
+		default:
+			return false
+		}
+	}
+	return v.IsValid() && (v.Kind() == reflect.Interface || v.Kind() == reflect.Pointer || v.Kind() == reflect.Map || v.Kind() == reflect.Slice) && v.IsNil()
 }
 
 // execError turns text/template's `template: <name>:<line>:<col>: executing "<name>" at
@@ -297,30 +386,24 @@ func (tr *templateRun) execError(field string, t *template.Template, err error) 
 	if strings.Contains(rest, "error calling fail:") {
 		return fmt.Errorf("%s: %s", where, rest) // the template's own message
 	}
-	if missing, _ := missingKey(t, line, tr.data); missing != "" {
+	if missing := missingKey(t, line, tr.data); missing != "" {
 		return fmt.Errorf("%s: %s: fix the name, or set it (for an optional value, use default) (text/template: %s)", where, missing, rest)
 	}
 	return fmt.Errorf("%s: %s", where, rest)
 }
 
 // missingKey returns "<.a.b> is not set (a has: x, y)" for the first field the template
-// reads on line (0: on any line) whose last key is missing from a map of data, and the line
-// it is on; "" when there is none.
-func missingKey(t *template.Template, line int, data *Data) (string, int) {
+// reads on line whose last key is missing from a map of data, or "".
+func missingKey(t *template.Template, line int, data *Data) string {
 	if t.Tree == nil || t.Tree.Root == nil {
-		return "", 0
+		return ""
 	}
 	var found string
-	var foundLine int
 	check := func(n parse.Node, shown string, path []string) {
-		if found != "" {
+		if found != "" || nodeLine(t.Tree, n) != line {
 			return
 		}
-		at := nodeLine(t.Tree, n)
-		if line > 0 && at != line {
-			return
-		}
-		found, foundLine = missingIn(reflect.ValueOf(data), shown, path), at
+		found = missingIn(reflect.ValueOf(data), shown, path)
 	}
 	var walk func(n parse.Node, rooted bool)
 	walk = func(n parse.Node, rooted bool) {
@@ -371,7 +454,7 @@ func missingKey(t *template.Template, line int, data *Data) (string, int) {
 		}
 	}
 	walk(t.Tree.Root, true)
-	return found, foundLine
+	return found
 }
 
 // nodeLine is the template line of n.
