@@ -156,6 +156,9 @@ func schemaProblems(path string, data []byte, err error) []string {
 		at, line := lookupNode(&doc, segs)
 		if unknown, ok := unknownFields(e.Message); ok {
 			allowed := schemaProperties(strings.TrimSuffix(e.AbsoluteKeywordLocation, "/additionalProperties"))
+			if keys := extraKeys(at, allowed); len(keys) > 0 {
+				unknown = keys // from the file itself: the message's quoting is ambiguous
+			}
 			for _, key := range unknown {
 				p := schemaProblem{line: line, field: joinField(segs, key), text: "unknown field"}
 				if k := mappingKey(at, key); k != nil {
@@ -219,6 +222,21 @@ func unknownFields(msg string) ([]string, bool) {
 		out = append(out, strings.TrimSuffix(strings.TrimPrefix(q, "'"), "'"))
 	}
 	return out, true
+}
+
+// extraKeys lists, in file order, the keys of mapping n that allowed does not hold; none when
+// n is not a mapping or allowed is empty (nothing to compare with).
+func extraKeys(n *yaml.Node, allowed []string) []string {
+	if n == nil || n.Kind != yaml.MappingNode || len(allowed) == 0 {
+		return nil
+	}
+	var out []string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := deref(n.Content[i]); k != nil && !slices.Contains(allowed, k.Value) {
+			out = append(out, k.Value)
+		}
+	}
+	return out
 }
 
 // pointerSegments splits a JSON pointer ("/containers/main/files/~1etc~1x") into its

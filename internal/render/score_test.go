@@ -56,6 +56,8 @@ func TestLoadScoreSchemaErrors(t *testing.T) {
 			[]string{`score.yaml:7: containers.web.variabels: unknown field; did you mean "variables"? (allowed: image, command, args, variables, files, volumes, before, resources, livenessProbe, readinessProbe)`}},
 		{"unknown top-level field", "apiVersion: score.dev/v1b1\nmetadata: {name: web}\nservise: {}\ncontainers: {web: {image: nginx}}\n",
 			[]string{`score.yaml:3: servise: unknown field; did you mean "service"? (allowed: apiVersion, metadata, service, containers, resources)`}},
+		{"unknown field with a comma and quote in its name", "apiVersion: score.dev/v1b1\nmetadata: {name: web}\ncontainers: {web: {image: nginx}}\nresources:\n  db:\n    type: postgres\n    \"it's, ok\": 1\n",
+			[]string{`score.yaml:7: resources.db.it's, ok: unknown field (allowed: type, class, id, metadata, params)`}},
 		{"unknown field, no close match", "apiVersion: score.dev/v1b1\nmetadata: {name: web}\ncontainers: {web: {image: nginx}}\nresources:\n  db:\n    type: postgres\n    zzzzzz: 1\n",
 			[]string{`score.yaml:7: resources.db.zzzzzz: unknown field (allowed: type, class, id, metadata, params)`}},
 		{"two problems", "apiVersion: score.dev/v1b1\nmetadata: {name: web}\ncontainers:\n  web:\n    imag: nginx\n",
