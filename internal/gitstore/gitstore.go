@@ -24,15 +24,19 @@ import (
 // on the store returns (an object that does not parse, a missing pack, a file of the store
 // that is not there) is the store's.
 func Elsewhere(err error) bool {
+	var urlErr *url.Error
+	var opErr *net.OpError
+	var httpErr *githttp.Err
+	if errors.As(err, &urlErr) || errors.As(err, &opErr) || errors.As(err, &httpErr) {
+		return true // a request or a connection, whatever errno it carries
+	}
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
-		// checked first: an Errno is a net.Error too, whatever it says
+		// before net.Error: an Errno is a net.Error too, whatever it says
 		return errno != syscall.ENOENT && errno != syscall.ENOTDIR
 	}
 	var netErr net.Error
-	var urlErr *url.Error
-	var httpErr *githttp.Err
-	return errors.As(err, &netErr) || errors.As(err, &urlErr) || errors.As(err, &httpErr) ||
+	return errors.As(err, &netErr) ||
 		// go-git's smart-HTTP client for a 4xx it has no sentinel for
 		strings.Contains(err.Error(), "unexpected client error")
 }

@@ -54,6 +54,7 @@ func TestElsewhere(t *testing.T) {
 		{"full disk", fmt.Errorf("fetch: %w", full), true},
 		{"permission", &fs.PathError{Op: "open", Path: "HEAD", Err: syscall.EACCES}, true},
 		{"connection refused", &url.Error{Op: "Get", URL: "http://127.0.0.1:1/x", Err: syscall.ECONNREFUSED}, true},
+		{"a request that found no file", &url.Error{Op: "Get", URL: "http://127.0.0.1:1/x", Err: syscall.ENOENT}, true},
 		{"4xx without a sentinel", errors.New("unexpected client error: unexpected requesting \"x\" status code: 418"), true},
 		{"missing object", fmt.Errorf("read: %w", plumbing.ErrObjectNotFound), false},
 		{"a file of the store gone", &fs.PathError{Op: "open", Path: "objects/pack/pack-aa.pack", Err: syscall.ENOENT}, false},
