@@ -57,11 +57,10 @@ func deployedIn(files map[string][]byte, base, env string) []Deployed {
 		if err != nil {
 			continue
 		}
-		d := Deployed{App: rec.App, Env: env, SourceRepo: rec.Source.Repo, SourceCommit: rec.Source.Commit,
+		// The app is the one whose folder holds the record: re-rendering it writes there, and
+		// a record whose own app field says otherwise (edited by hand) must not move it.
+		d := Deployed{App: app, Env: env, SourceRepo: rec.Source.Repo, SourceCommit: rec.Source.Commit,
 			RulesCommit: rec.Rules.Commit, RecordPath: p}
-		if d.App == "" {
-			d.App = app
-		}
 		d.ScoreFiles = rec.ScorePaths()
 		out = append(out, d)
 	}
