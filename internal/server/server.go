@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/scorebot/scorebot/internal/events"
+	"github.com/scorebot/scorebot/internal/statusview"
 )
 
 // Roles a process can take.
@@ -61,6 +62,13 @@ type Config struct {
 	// Handlers are further routes served beside the webhooks (not in role workers), keyed by
 	// http.ServeMux pattern, e.g. "POST /hooks/flux/{env}" for Flux's notifications.
 	Handlers map[string]http.Handler
+	// Status, when set, serves the environment × app matrix on GET /status (HTML) and GET
+	// /status.json (roles all and workers): what runs where, from which commit, pending
+	// promotions. A read failure answers 503.
+	Status func(ctx context.Context) (statusview.Matrix, error)
+	// StatusWebURL is the forge's web address the status page links commits and pull
+	// requests to, e.g. https://github.com ("" links nothing).
+	StatusWebURL string
 }
 
 // Server is one Scorebot process. Set Workers before Run to run the pipeline beside the
@@ -215,6 +223,10 @@ func (s *Server) Run(ctx context.Context) error {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{Registry: s.cfg.Registry}))
+	if s.cfg.Status != nil && s.cfg.Role != RoleWebhooks {
+		mux.HandleFunc("GET /status", s.serveStatus(false))
+		mux.HandleFunc("GET /status.json", s.serveStatus(true))
+	}
 
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
