@@ -19,13 +19,15 @@ import (
 	"github.com/scorebot/scorebot/internal/forge"
 	"github.com/scorebot/scorebot/internal/pipeline"
 	"github.com/scorebot/scorebot/internal/server"
+	"github.com/scorebot/scorebot/internal/statusview"
 )
 
 const serveUsage = `Usage: bot serve [--config FILE] [flags]
 
 Runs the bot: GitHub webhooks in on POST /webhooks/github, stored exactly once per delivery on
 NATS JetStream (an embedded server storing under --data-dir, or --nats-url), and the workers.
-Also serves /healthz, /readyz and /metrics.
+Also serves /healthz, /readyz and /metrics, and with --status-page the environment × app
+matrix on /status and /status.json.
 
 Every flag can also come from the environment (SCOREBOT_ + the flag name in upper case with _
 for -, e.g. SCOREBOT_WEBHOOK_SECRET_FILE) or from the YAML config file (keys are the flag
@@ -55,6 +57,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	replicas := fs.Int("nats-replicas", 1, "`N` replicas of the streams and KV bucket (3 on a 3-node cluster)")
 	publishTimeout := fs.Duration("publish-timeout", 5*time.Second, "how long a webhook may wait for NATS before answering 503 (a `DURATION` such as 5s)")
 	logLevel := fs.String("log-level", "info", "`LEVEL`: debug, info, warn or error")
+	statusPage := fs.Bool("status-page", false, "serve GET /status and /status.json (roles all and workers): what runs where, from which commit, pending promotions; anyone who reaches --listen sees it, so it is off unless you want that")
 	var work workerFlags
 	work.register(fs)
 	var flux fluxFlags
@@ -132,6 +135,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Logger:         log,
 		Registry:       reg,
 		Handlers:       handlers,
+		Status:         statusSource(*statusPage, *role, p, log),
+		StatusWebURL:   statusview.WebURL(work.githubAPI),
 	})
 	if err != nil {
 		return err
@@ -140,6 +145,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		srv.Workers = p.Run
 	}
 	return srv.Run(ctx)
+}
+
+// statusSource is what --status-page serves: the workers' promotion state, or nil when the
+// page is off or this process runs no workers (which it says, not to fail a config file shared
+// by processes of every role).
+func statusSource(on bool, role string, p *pipeline.Pipeline, log *slog.Logger) func(context.Context) (statusview.Matrix, error) {
+	switch {
+	case !on:
+		return nil
+	case role == server.RoleWebhooks:
+		log.Warn("--status-page ignored with --role webhooks: processes that run the workers (role all or workers) serve /status")
+		return nil
+	case p == nil:
+		log.Warn("--status-page ignored: no workers run without --rules-url, so there is no promotion state to show")
+		return nil
+	}
+	return p.StatusMatrix
 }
 
 // readSecret reads the webhook secret from path, without its trailing newline.

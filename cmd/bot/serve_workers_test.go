@@ -95,7 +95,7 @@ func TestServeDeploysAPush(t *testing.T) {
 			"--rules-url", githost.URL(ts.URL, "rules"), "--rules-repo", "local/rules",
 			"--git-url-template", ts.URL + "/git/{name}.git",
 			"--github-api-url", ts.URL + "/api/v3/", "--github-token-file", tokenFile,
-			"--flux-secret-file", fluxFile}, &stderr, &stderr)
+			"--flux-secret-file", fluxFile, "--status-page"}, &stderr, &stderr)
 	}()
 	waitUntil(t, "serve ready", done, &stderr, func() bool {
 		resp, err := http.Get("http://" + addr + "/readyz")
@@ -134,6 +134,24 @@ func TestServeDeploysAPush(t *testing.T) {
 	if !strings.Contains(string(files), envtree.AppDir("", "development", "blog")+"/kustomization.yaml") ||
 		!strings.Contains(string(files), envtree.KustomizationFile("", "development", "blog")) {
 		t.Fatalf("env repo lacks the rendered app:\n%s", files)
+	}
+
+	// --status-page: the matrix shows the app commit in development, linked on the forge.
+	var status struct {
+		Environments []string `json:"environments"`
+		Records      []struct {
+			App          string `json:"app"`
+			Env          string `json:"env"`
+			SourceCommit string `json:"source_commit"`
+		} `json:"records"`
+	}
+	getJSONFrom(t, "http://"+addr+"/status.json", &status)
+	if len(status.Environments) == 0 || status.Environments[0] != "development" || len(status.Records) == 0 ||
+		status.Records[0].App != "blog" || status.Records[0].Env != "development" || status.Records[0].SourceCommit != sha {
+		t.Fatalf("/status.json = %+v, want blog at %s in development", status, sha)
+	}
+	if page := getBody(t, "http://"+addr+"/status"); !strings.Contains(page, ts.URL+"/local/blog/commit/"+sha) {
+		t.Fatalf("/status does not link the deployed commit %s on the forge:\n%s", sha, page)
 	}
 
 	// Flux's notification-controller reports the app's Kustomization Ready at the env commit:
