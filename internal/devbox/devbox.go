@@ -1,7 +1,7 @@
 // Package devbox is the `bot dev` sandbox: the whole Scorebot loop on one machine, on
 // loopback, with no GitHub. One HTTP listener serves the local git host (/git/<name>.git),
-// the GitHub REST stand-in (/api/v3/), the bot's webhook intake (/webhooks/github) and a small
-// human page (/); the embedded NATS server and the workers run beside them. A push to any
+// the GitHub REST stand-in (/api/v3/), the bot's webhook intake (/webhooks/github), its
+// status page (/status: what runs where) and a small human page (/); the embedded NATS server and the workers run beside them. A push to any
 // local repo, and every pull request and comment made through the stand-in, becomes the
 // signed webhook GitHub would send, POSTed to the intake.
 //
@@ -36,6 +36,7 @@ import (
 	"github.com/scorebot/scorebot/internal/forge/standin"
 	"github.com/scorebot/scorebot/internal/githost"
 	"github.com/scorebot/scorebot/internal/server"
+	"github.com/scorebot/scorebot/internal/statusview"
 )
 
 // Owner is the GitHub owner of every local repo: repo <name> is local/<name> on the GitHub side.
@@ -112,6 +113,9 @@ type Bot struct {
 	// DataDir is a directory the workers may keep caches in.
 	DataDir string
 	Logger  *slog.Logger
+	// ServeStatus hands the sandbox what its /status page shows (the pipeline's promotion
+	// state); the workers call it once they can read it. Until then /status answers 503.
+	ServeStatus func(read func(context.Context) (statusview.Matrix, error))
 }
 
 // Sandbox is a running `bot dev`. Start it, then Stop (or cancel the context and Wait).
@@ -126,6 +130,7 @@ type Sandbox struct {
 	git     *githost.Host
 	gh      *standin.Server
 	botSrv  *server.Server
+	status  statusSource
 	emitter *emitter
 	bot     Bot
 
@@ -248,12 +253,13 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	base := Bot{
 		Forge: fc, ForgeConfig: fcfg,
 		GitURL: s.url + "/git", RulesURL: s.CloneURL(RepoRules), EnvURL: s.CloneURL(RepoEnv),
-		DataDir: filepath.Join(cfg.DataDir, dirBot), Logger: s.log,
+		DataDir: filepath.Join(cfg.DataDir, dirBot), Logger: s.log, ServeStatus: s.status.set,
 	}
 
 	// The bot, exactly as `bot serve` runs it, on a loopback port of its own; this listener
 	// proxies its endpoints.
-	s.botSrv, err = server.New(server.Config{Listen: "127.0.0.1:0", Secret: s.secret, DataDir: cfg.DataDir, Logger: s.log})
+	s.botSrv, err = server.New(server.Config{Listen: "127.0.0.1:0", Secret: s.secret, DataDir: cfg.DataDir, Logger: s.log,
+		Status: s.status.matrix, StatusWebURL: s.url})
 	if err != nil {
 		return nil, fmt.Errorf("bot: %w", err)
 	}
@@ -286,7 +292,7 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	mux.Handle("/git/", s.flushAfter(s.git, false, func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/git-receive-pack") }))
 	mux.Handle("/api/v3/", s.flushAfter(s.gh, true, func(r *http.Request) bool { return r.Method != http.MethodGet }))
 	proxy := httputil.NewSingleHostReverseProxy(botURL)
-	for _, p := range []string{"/webhooks/github", "GET /healthz", "GET /readyz", "GET /metrics"} {
+	for _, p := range []string{"/webhooks/github", "GET /healthz", "GET /readyz", "GET /metrics", "GET /status", "GET /status.json"} {
 		mux.Handle(p, proxy)
 	}
 	mux.HandleFunc("GET /{$}", s.servePage)

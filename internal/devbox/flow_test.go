@@ -139,6 +139,30 @@ func TestFlow(t *testing.T) {
 	}
 	assertLinksTo(t, sb.URL(), "/local/demo-app/commit/"+sha, "demo-app-commit-"+sha[:12])
 
+	// What runs where: /status (linked from the page) shows the pushed commit in development,
+	// linked to the commit on the sandbox's GitHub; /status.json holds the same record.
+	if !strings.Contains(string(page), `href="/status"`) {
+		t.Errorf("the human page does not link /status")
+	}
+	cell := `<td id="demo-app-development"><a href="` + sb.URL() + `/local/demo-app/commit/` + sha + `"`
+	eventually(t, "/status to show "+sha[:12]+" in development", func() bool {
+		b, err := httpGet(sb.URL() + "/status")
+		return err == nil && strings.Contains(string(b), cell)
+	})
+	var matrix struct {
+		Environments []string `json:"environments"`
+		Records      []struct {
+			App          string `json:"app"`
+			Env          string `json:"env"`
+			SourceCommit string `json:"source_commit"`
+		} `json:"records"`
+	}
+	getJSON(t, sb.URL()+"/status.json", &matrix)
+	if len(matrix.Environments) == 0 || matrix.Environments[0] != "development" || len(matrix.Records) == 0 ||
+		matrix.Records[0].App != devbox.RepoApp || matrix.Records[0].Env != "development" || matrix.Records[0].SourceCommit != sha {
+		t.Errorf("/status.json = %+v, want %s at %s in development first", matrix, devbox.RepoApp, sha)
+	}
+
 	// Honesty: every request the bot sent to the stand-in, and every answer, validates
 	// against GitHub's REST description.
 	rest := loadREST(t)

@@ -28,6 +28,7 @@ pre{white-space:pre-wrap;margin:0}
 <h1>scorebot dev</h1>
 <p>Clone the demo app, edit <code>score.yaml</code>, commit, <code>git push</code>; the bot renders it into the env repo.</p>
 <pre>git clone {{.AppURL}}</pre>
+<p><a href="/status">What runs where</a>: every app in every environment, from which commit, and the promotions waiting.</p>
 {{range .Repos}}{{$repo := .Name}}
 <h2 id="{{.Name}}">{{.Name}}</h2>
 <p>clone: <code>{{.CloneURL}}</code></p>

@@ -41,6 +41,9 @@ func Workers(tune func(*pipeline.Config)) func(ctx context.Context, b devbox.Bot
 		if err != nil {
 			return fmt.Errorf("pipeline: %w", err)
 		}
+		if b.ServeStatus != nil {
+			b.ServeStatus(p.StatusMatrix)
+		}
 		return p.Run(ctx, b.JetStream)
 	}
 }
