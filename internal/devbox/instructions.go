@@ -25,6 +25,7 @@ func (s *Sandbox) Instructions(cli string) string {
 	w("")
 	w("Where to look:")
 	w("  everything           %s/", s.url)
+	w("  what runs where      %s/status", s.url)
 	w("  env repo log         git clone %s && git -C %s log --stat", s.CloneURL(RepoEnv), RepoEnv)
 	w("  statuses of a commit %s/api/v3/repos/%s/%s/commits/<sha>/statuses", s.url, Owner, RepoApp)
 	w("  comments on PR <n>   %s/api/v3/repos/%s/%s/issues/<n>/comments", s.url, Owner, RepoApp)
