@@ -124,6 +124,7 @@ func (p *Pipeline) deployPush(ctx context.Context, job *Job) (string, error) {
 		// The commit is pushed; a redelivery renders the same tree and commits nothing.
 		return OutcomeRetry, transient(err)
 	}
+	p.promoDeployed(ctx, lr.Rules.AppFor(ev.Repo).AppID, env.Name, ev.Repo, ev.After, lr.Commit)
 	envURL := commitURL(lr.Rules.Platform.EnvRepo.URL, res.Commit)
 	desc := fmt.Sprintf("deployed to %s in %s", env.Name, short(res.Commit))
 	if !res.Changed {

@@ -279,10 +279,13 @@ func TestOutOfOrderPushesNewerWins(t *testing.T) {
 
 func TestRulesPushRerenders(t *testing.T) {
 	h := newHarness(t)
-	h.start(h.config("a"))
+	r := h.start(h.config("a"))
 	h.push("alpha", testApp("alpha", "1"))
 	h.push("beta", testApp("beta", "1"))
 	waitFor(t, "two deploys", func() bool { return len(h.envLog()) == 2 })
+	if _, err := r.p.PromotionState(context.Background()); err != nil { // fills the bucket
+		t.Fatal(err)
+	}
 
 	before, _ := h.host.Head(context.Background(), "rules", "main")
 	after := h.seedRules(func(files map[string][]byte) {
@@ -308,6 +311,16 @@ func TestRulesPushRerenders(t *testing.T) {
 		st := h.gh.Statuses(owner, "rules", after)
 		return len(st) > 0 && st[len(st)-1].State == "success"
 	})
+	// The stored promotion state (the status page's) names the new rules commit.
+	state, err := r.p.PromotionState(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, app := range []string{"alpha", "beta"} {
+		if st := promoFind(state, app, "development"); st.RulesCommit != after {
+			t.Errorf("%s state = %+v, want rules %s", app, st, after[:7])
+		}
+	}
 	// A later app push uses the new rules without fetching them again.
 	h.push("gamma", testApp("gamma", "1"))
 	waitFor(t, "the gamma deploy", func() bool { return len(h.envLog()) == 4 })

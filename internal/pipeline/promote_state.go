@@ -84,6 +84,64 @@ func (p *Pipeline) RebuildPromotionState(ctx context.Context) ([]promotion.Recor
 	return recs, nil
 }
 
+// promoDeployed records in BucketPromotions that env now runs repo@commit of app, rendered
+// with rulesCommit (the deploy path, after its push): the one record changes, and an open
+// promotion of that very commit into env is no longer pending. When the bucket is empty it
+// is left so: the next read rebuilds every record from Git, where a lone record would hide
+// the others. Failures are logged only (the record is derived; a rebuild writes it again).
+func (p *Pipeline) promoDeployed(ctx context.Context, app, env, repo, commit, rulesCommit string) {
+	err := func() error {
+		kv, err := p.promoKV(ctx)
+		if err != nil || kv == nil {
+			return err
+		}
+		keys, err := kv.ListKeys(ctx)
+		if err != nil {
+			return err
+		}
+		empty := true
+		for range keys.Keys() {
+			empty = false
+			_ = keys.Stop()
+			break
+		}
+		if empty {
+			return nil
+		}
+		k := promoKey(app, env)
+		r := promotion.Record{App: app, Env: env}
+		if e, err := kv.Get(ctx, k); err == nil {
+			if err := json.Unmarshal(e.Value(), &r); err != nil {
+				r = promotion.Record{App: app, Env: env}
+			}
+		} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return err
+		}
+		r.SourceRepo, r.SourceCommit, r.RulesCommit = repo, commit, rulesCommit
+		if r.Pending != nil && r.Pending.SourceCommit == commit {
+			r.Pending = nil
+		}
+		val, _ := json.Marshal(r)
+		_, err = kv.Put(ctx, k, val)
+		return err
+	}()
+	if err != nil {
+		p.log.Warn("promotion state not recorded", "app", app, "env", env, "err", err)
+	}
+}
+
+// promoSyncAll re-derives every app's records and stores them (after a re-render commit);
+// failures are logged only.
+func (p *Pipeline) promoSyncAll(ctx context.Context, lr *LoadedRules, er *envrepo.Repo) {
+	recs, err := p.promoDerive(ctx, lr, er, "")
+	if err == nil {
+		err = p.promoStore(ctx, recs, "")
+	}
+	if err != nil {
+		p.log.Warn("promotion state not recorded", "err", err)
+	}
+}
+
 // promoSyncApp re-derives one app's records and stores them; failures are logged only (the
 // record is derived, the next action or a rebuild writes it again).
 func (p *Pipeline) promoSyncApp(ctx context.Context, lr *LoadedRules, er *envrepo.Repo, app string) {

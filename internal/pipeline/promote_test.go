@@ -900,3 +900,36 @@ func TestPromoteBadInputErrors(t *testing.T) {
 		}
 	}
 }
+
+// A deploy keeps the stored promotion state current by itself, not only when a promotion
+// follows: here the deploy runs without the AfterDeploy step that would open one.
+func TestDeployUpdatesPromotionState(t *testing.T) {
+	h := newPromoHarness(t, false)
+	ctx := context.Background()
+	p := h.bot("one")
+	sha1 := h.commitApp("ghcr.io/acme/shop-web:1.5.0")
+	h.push(p, sha1)
+	state, err := p.PromotionState(ctx) // the bucket now holds every record
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := promoFind(state, "shop", "development"); st.SourceCommit != sha1 {
+		t.Fatalf("development state = %+v, want %s", st, sha1[:7])
+	}
+	sha2 := h.commitApp("ghcr.io/acme/shop-web:1.6.0")
+	job := h.job(&events.Event{Kind: events.KindPush, Repo: promoOwner + "/shop", RepoCloneURL: githost.URL(h.url, "shop"),
+		DefaultBranch: "main", Ref: "refs/heads/main", Branch: "main", After: sha2})
+	if outcome, err := p.handle(ctx, job); err != nil || outcome != OutcomeDeployed {
+		t.Fatalf("push %s: outcome %s, err %v", sha2[:7], outcome, err)
+	}
+	state, err = p.PromotionState(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := promoFind(state, "shop", "development"); st.SourceCommit != sha2 || st.SourceRepo != promoOwner+"/shop" {
+		t.Errorf("development state after a deploy = %+v, want %s", st, sha2[:7])
+	}
+	if st := promoFind(state, "shop", "staging"); st.Pending == nil || st.Pending.SourceCommit != sha1 {
+		t.Errorf("staging state = %+v, want the promotion of %s still pending", st, sha1[:7])
+	}
+}
