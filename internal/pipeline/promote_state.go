@@ -31,28 +31,36 @@ func (p *Pipeline) PromotionState(ctx context.Context) ([]promotion.Record, erro
 	if kv == nil {
 		return p.RebuildPromotionState(ctx)
 	}
-	keys, err := kv.Keys(ctx)
-	if errors.Is(err, jetstream.ErrNoKeysFound) || (err == nil && len(keys) == 0) {
-		return p.RebuildPromotionState(ctx)
-	}
+	// One watch delivers every current value, then a nil marker: one stream read instead of
+	// a Get per key (30,000 of them for 10,000 apps in three environments).
+	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", BucketPromotions, err)
+		return nil, fmt.Errorf("read %s: %w", BucketPromotions, err)
 	}
+	defer func() { _ = w.Stop() }()
 	var out []promotion.Record
-	for _, k := range keys {
-		e, err := kv.Get(ctx, k)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			continue
+read:
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("read %s: %w", BucketPromotions, ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, fmt.Errorf("read %s: the watch ended early", BucketPromotions)
+			}
+			if e == nil {
+				break read // every current value has been delivered
+			}
+			var r promotion.Record
+			if err := json.Unmarshal(e.Value(), &r); err != nil {
+				p.log.Warn("unreadable promotion record ignored", "key", e.Key(), "err", err)
+				continue
+			}
+			out = append(out, r)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s/%s: %w", BucketPromotions, k, err)
-		}
-		var r promotion.Record
-		if err := json.Unmarshal(e.Value(), &r); err != nil {
-			p.log.Warn("unreadable promotion record ignored", "key", k, "err", err)
-			continue
-		}
-		out = append(out, r)
+	}
+	if len(out) == 0 {
+		return p.RebuildPromotionState(ctx)
 	}
 	lr, err := p.Rules(ctx)
 	if err != nil {
