@@ -69,7 +69,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	dataDir := fs.String("data-dir", ".scorebot/dev", "`DIR` holding all state (repos, GitHub stand-in, NATS)")
 	listen := fs.String("listen", devbox.DefaultListen, "loopback `ADDR` to serve on (port 0 picks one)")
 	reset := fs.Bool("reset", false, "start afresh: remove the state of a previous run first")
-	app := fs.String("app", "blog", "example app under examples/apps/ to seed demo-app with (first start only)")
+	app := fs.String("app", "", "example app under examples/apps/ to seed demo-app with on the first start (default blog; later starts go on with it)")
 	examplesDir := fs.String("examples", "", "`DIR` with rules/ and apps/ (default: the checkout's examples/, else the copy built into bot)")
 	logLevel := fs.String("log-level", "info", "`LEVEL`: debug, info, warn or error")
 	fs.Usage = func() {

@@ -81,7 +81,9 @@ type Config struct {
 	// ExamplesDir holds rules/ (seeds the rules repo) and apps/<App>/ (seeds demo-app).
 	// Default: the examples dir of the module, found from the working directory.
 	ExamplesDir string
-	// App is the example app demo-app is seeded with (default "blog").
+	// App is the example app demo-app is seeded with on the first start (default "blog").
+	// On later starts "" means the one it was seeded with; another name is refused (demo-app
+	// already holds an app: Reset starts afresh).
 	App string
 	// User is the developer's login (default DefaultUser).
 	User string
@@ -150,9 +152,6 @@ func Start(ctx context.Context, cfg Config) (_ *Sandbox, err error) {
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
-	}
-	if cfg.App == "" {
-		cfg.App = "blog"
 	}
 	if cfg.User == "" {
 		cfg.User = DefaultUser

@@ -50,9 +50,35 @@ func checkExampleApp(examplesDir, app string) error {
 	return fmt.Errorf("--app %s: no such example app; use one of %s", app, strings.Join(names, ", "))
 }
 
+// seededAppFile, in the data dir, names the example app demo-app was seeded with.
+const seededAppFile = "seeded-app"
+
+// chooseApp settles cfg.App: on a first start the one asked for ("blog" by default); on a
+// later one the one demo-app was seeded with, refusing another (it would not be what runs).
+func (s *Sandbox) chooseApp() error {
+	seeded := ""
+	if b, err := os.ReadFile(filepath.Join(s.cfg.DataDir, seededAppFile)); err == nil && s.git.Exists(RepoApp) {
+		seeded = strings.TrimSpace(string(b))
+	}
+	switch {
+	case seeded == "" && s.cfg.App == "":
+		s.cfg.App = "blog"
+	case seeded == "":
+	case s.cfg.App == "":
+		s.cfg.App = seeded
+	case s.cfg.App != seeded:
+		return fmt.Errorf("--app %s: the sandbox in %s was started with --app %s, and demo-app holds that app: drop --app to go on with it, or add --reset to start afresh with %s (removes the sandbox's repos and state)",
+			s.cfg.App, s.cfg.DataDir, seeded, s.cfg.App)
+	}
+	return nil
+}
+
 // seed creates the demo repos on a first start, and on every start points the rules repo's
 // env repo at this sandbox (the address may have changed).
 func (s *Sandbox) seed(ctx context.Context) error {
+	if err := s.chooseApp(); err != nil {
+		return err
+	}
 	if !s.git.Exists(RepoApp) {
 		if err := checkExampleApp(s.cfg.ExamplesDir, s.cfg.App); err != nil {
 			return err
@@ -63,6 +89,9 @@ func (s *Sandbox) seed(ctx context.Context) error {
 		}
 		if _, err := s.git.Seed(RepoApp, files, "Example app "+s.cfg.App+" from Scorebot's examples/apps"); err != nil {
 			return fmt.Errorf("seed %s: %w", RepoApp, err)
+		}
+		if err := os.WriteFile(filepath.Join(s.cfg.DataDir, seededAppFile), []byte(s.cfg.App+"\n"), 0o644); err != nil {
+			return fmt.Errorf("record the seeded app: %w", err)
 		}
 	}
 	if !s.git.Exists(RepoEnv) {

@@ -2,11 +2,13 @@ package devbox
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
 
+	"github.com/scorebot/scorebot/internal/githost"
 	"github.com/scorebot/scorebot/internal/render/rules"
 )
 
@@ -73,5 +75,37 @@ func TestCheckExampleApp(t *testing.T) {
 	}
 	if err := checkExampleApp(t.TempDir(), "blog"); err == nil || !strings.Contains(err.Error(), "--app blog: read the example apps") {
 		t.Errorf("no examples dir: %v", err)
+	}
+}
+
+// TestChooseApp: --app decides demo-app's example on the first start only; a later start
+// goes on with it, and asking for another names the fix.
+func TestChooseApp(t *testing.T) {
+	data := t.TempDir()
+	host, err := githost.New(filepath.Join(data, "git"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := func(app string) *Sandbox { return &Sandbox{cfg: Config{DataDir: data, App: app}, git: host} }
+	first := sb("")
+	if err := first.chooseApp(); err != nil || first.cfg.App != "blog" {
+		t.Fatalf("first start without --app: %q, %v; want blog", first.cfg.App, err)
+	}
+	// Seeded with shop, as a first `bot dev --app shop` does.
+	if _, err := host.Seed(RepoApp, map[string][]byte{"score.yaml": []byte("x")}, "seed"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, seededAppFile), []byte("shop\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, app := range []string{"", "shop"} {
+		later := sb(app)
+		if err := later.chooseApp(); err != nil || later.cfg.App != "shop" {
+			t.Errorf("later start with --app %q: %q, %v; want shop", app, later.cfg.App, err)
+		}
+	}
+	err = sb("blog").chooseApp()
+	if err == nil || !strings.Contains(err.Error(), "--app blog: the sandbox in "+data+" was started with --app shop") || !strings.Contains(err.Error(), "--reset") {
+		t.Errorf("another --app on a later start: %v; want a refusal naming --reset", err)
 	}
 }
