@@ -279,53 +279,16 @@ func printedNoValue(t *template.Template, data *Data) (string, int) {
 	}
 	var found string
 	var line int
-	check := func(n parse.Node, shown string, path []string) {
-		if found != "" {
-			return
+	fieldRefs(t.Tree.Root, func(n parse.Node, shown string, path []string, printed bool) bool {
+		if !printed {
+			return false
 		}
 		if found = missingIn(reflect.ValueOf(data), shown, path); found == "" && isNull(reflect.ValueOf(data), path) {
 			found = shown + " is null"
 		}
 		line = nodeLine(t.Tree, n)
-	}
-	var walk func(n parse.Node, rooted bool)
-	walk = func(n parse.Node, rooted bool) {
-		if found != "" {
-			return
-		}
-		switch n := n.(type) {
-		case *parse.ListNode:
-			if n == nil {
-				return
-			}
-			for _, c := range n.Nodes {
-				walk(c, rooted)
-			}
-		case *parse.ActionNode:
-			if p := n.Pipe; len(p.Decl) == 0 && len(p.Cmds) == 1 && len(p.Cmds[0].Args) == 1 {
-				switch a := p.Cmds[0].Args[0].(type) {
-				case *parse.FieldNode:
-					if rooted {
-						check(a, "."+strings.Join(a.Ident, "."), a.Ident)
-					}
-				case *parse.VariableNode:
-					if len(a.Ident) > 1 && a.Ident[0] == "$" {
-						check(a, strings.Join(a.Ident, "."), a.Ident[1:])
-					}
-				}
-			}
-		case *parse.IfNode:
-			walk(n.List, rooted)
-			walk(n.ElseList, rooted)
-		case *parse.RangeNode:
-			walk(n.List, false) // dot is the element
-			walk(n.ElseList, rooted)
-		case *parse.WithNode:
-			walk(n.List, false) // dot is the value
-			walk(n.ElseList, rooted)
-		}
-	}
-	walk(t.Tree.Root, true)
+		return found != ""
+	})
 	return found, line
 }
 
@@ -399,15 +362,24 @@ func missingKey(t *template.Template, line int, data *Data) string {
 		return ""
 	}
 	var found string
-	check := func(n parse.Node, shown string, path []string) {
-		if found != "" || nodeLine(t.Tree, n) != line {
-			return
+	fieldRefs(t.Tree.Root, func(n parse.Node, shown string, path []string, _ bool) bool {
+		if nodeLine(t.Tree, n) == line {
+			found = missingIn(reflect.ValueOf(data), shown, path)
 		}
-		found = missingIn(reflect.ValueOf(data), shown, path)
-	}
-	var walk func(n parse.Node, rooted bool)
-	walk = func(n parse.Node, rooted bool) {
-		if n == nil || found != "" {
+		return found != ""
+	})
+	return found
+}
+
+// fieldRefs calls visit, in template order, for each field the template reads from its data
+// (.a.b where dot is the data, $.a.b anywhere), with how it is shown and its path; printed is
+// set when an action prints the field as it is ({{ .a.b }}, not piped to a function, not in
+// if, with or range). It stops when visit returns true.
+func fieldRefs(root parse.Node, visit func(n parse.Node, shown string, path []string, printed bool) bool) {
+	stop := false
+	var walk func(n parse.Node, rooted, printed bool)
+	walk = func(n parse.Node, rooted, printed bool) {
+		if n == nil || stop {
 			return
 		}
 		switch n := n.(type) {
@@ -416,45 +388,45 @@ func missingKey(t *template.Template, line int, data *Data) string {
 				return
 			}
 			for _, c := range n.Nodes {
-				walk(c, rooted)
+				walk(c, rooted, false)
 			}
 		case *parse.ActionNode:
-			walk(n.Pipe, rooted)
+			p := n.Pipe
+			walk(p, rooted, p != nil && len(p.Decl) == 0 && len(p.Cmds) == 1 && len(p.Cmds[0].Args) == 1)
 		case *parse.PipeNode:
 			if n == nil {
 				return
 			}
 			for _, c := range n.Cmds {
-				walk(c, rooted)
+				walk(c, rooted, printed)
 			}
 		case *parse.CommandNode:
 			for _, a := range n.Args {
-				walk(a, rooted)
+				walk(a, rooted, printed)
 			}
 		case *parse.IfNode:
-			walk(n.Pipe, rooted)
-			walk(n.List, rooted)
-			walk(n.ElseList, rooted)
+			walk(n.Pipe, rooted, false)
+			walk(n.List, rooted, false)
+			walk(n.ElseList, rooted, false)
 		case *parse.RangeNode:
-			walk(n.Pipe, rooted)
-			walk(n.List, false) // dot is the element
-			walk(n.ElseList, rooted)
+			walk(n.Pipe, rooted, false)
+			walk(n.List, false, false) // dot is the element
+			walk(n.ElseList, rooted, false)
 		case *parse.WithNode:
-			walk(n.Pipe, rooted)
-			walk(n.List, false) // dot is the value
-			walk(n.ElseList, rooted)
+			walk(n.Pipe, rooted, false)
+			walk(n.List, false, false) // dot is the value
+			walk(n.ElseList, rooted, false)
 		case *parse.FieldNode:
 			if rooted {
-				check(n, "."+strings.Join(n.Ident, "."), n.Ident)
+				stop = visit(n, "."+strings.Join(n.Ident, "."), n.Ident, printed)
 			}
 		case *parse.VariableNode:
 			if len(n.Ident) > 1 && n.Ident[0] == "$" {
-				check(n, strings.Join(n.Ident, "."), n.Ident[1:])
+				stop = visit(n, strings.Join(n.Ident, "."), n.Ident[1:], printed)
 			}
 		}
 	}
-	walk(t.Tree.Root, true)
-	return found
+	walk(root, true, false)
 }
 
 // nodeLine is the template line of n.
