@@ -142,27 +142,12 @@ func BenchmarkBehind(b *testing.B) {
 // clone outside the timer.
 func benchGitPush(b *testing.B, url string) {
 	dir := b.TempDir()
-	git := func(stdin string, args ...string) string {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
-			"GIT_AUTHOR_NAME=bench", "GIT_AUTHOR_EMAIL=bench@example.test", "GIT_COMMITTER_NAME=bench", "GIT_COMMITTER_EMAIL=bench@example.test")
-		cmd.Stdin = strings.NewReader(stdin)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			b.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
+	git := gitCLI(b, dir)
 	git("", "clone", "-q", "--no-checkout", url, ".")
 	git("", "read-tree", "HEAD")
-	file := envtree.AppDir("", "dev", "app-00001") + "/deployment.yaml"
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()
-		blob := git(fmt.Sprintf("cli %d\n", i), "hash-object", "-w", "--stdin")
-		git("", "update-index", "--cacheinfo", "100644,"+blob+","+file)
-		commit := git(fmt.Sprintf("cli %d", i), "commit-tree", git("", "write-tree"), "-p", "HEAD")
-		git("", "update-ref", "HEAD", commit)
+		git("", "update-ref", "HEAD", oneFileCommit(git, fmt.Sprint("cli ", i), "HEAD"))
 		b.StartTimer()
 		git("", "push", "-q", "origin", "HEAD:main")
 	}
@@ -173,11 +158,24 @@ func benchGitPush(b *testing.B, url string) {
 // commit), on the server's bare repo gitDir, for one-file commits written into its object
 // store outside the timer and never referenced.
 func benchReceiveCheck(b *testing.B, gitDir string) {
-	index := b.TempDir() + "/index"
-	git := func(stdin string, args ...string) string {
+	git := gitCLI(b, "", "GIT_DIR="+gitDir, "GIT_INDEX_FILE="+b.TempDir()+"/index")
+	git("", "read-tree", "main")
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		commit := oneFileCommit(git, fmt.Sprint("check ", i), "main")
+		b.StartTimer()
+		git(commit+"\n", "rev-list", "--objects", "--stdin", "--not", "--all", "--quiet")
+	}
+}
+
+// gitCLI returns a runner of the git CLI in dir with env added, a fixed identity and no user
+// or system config; it fails the benchmark on an error and returns the trimmed output.
+func gitCLI(b *testing.B, dir string, env ...string) func(stdin string, args ...string) string {
+	return func(stdin string, args ...string) string {
 		cmd := exec.Command("git", args...)
-		cmd.Env = append(os.Environ(), "GIT_DIR="+gitDir, "GIT_INDEX_FILE="+index, "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
-			"GIT_AUTHOR_NAME=bench", "GIT_AUTHOR_EMAIL=bench@example.test", "GIT_COMMITTER_NAME=bench", "GIT_COMMITTER_EMAIL=bench@example.test")
+		cmd.Dir = dir
+		cmd.Env = append(append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",
+			"GIT_AUTHOR_NAME=bench", "GIT_AUTHOR_EMAIL=bench@example.test", "GIT_COMMITTER_NAME=bench", "GIT_COMMITTER_EMAIL=bench@example.test"), env...)
 		cmd.Stdin = strings.NewReader(stdin)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -185,14 +183,12 @@ func benchReceiveCheck(b *testing.B, gitDir string) {
 		}
 		return strings.TrimSpace(string(out))
 	}
-	git("", "read-tree", "main")
-	file := envtree.AppDir("", "dev", "app-00001") + "/deployment.yaml"
-	for i := 0; b.Loop(); i++ {
-		b.StopTimer()
-		blob := git(fmt.Sprintf("check %d\n", i), "hash-object", "-w", "--stdin")
-		git("", "update-index", "--cacheinfo", "100644,"+blob+","+file)
-		commit := git(fmt.Sprintf("check %d", i), "commit-tree", git("", "write-tree"), "-p", "main")
-		b.StartTimer()
-		git(commit+"\n", "rev-list", "--objects", "--stdin", "--not", "--all", "--quiet")
-	}
+}
+
+// oneFileCommit writes a commit on parent, through the index git reads, whose only change is
+// app-00001's deployment.yaml holding content, and returns its sha.
+func oneFileCommit(git func(stdin string, args ...string) string, content, parent string) string {
+	blob := git(content+"\n", "hash-object", "-w", "--stdin")
+	git("", "update-index", "--cacheinfo", "100644,"+blob+","+envtree.AppDir("", "dev", "app-00001")+"/deployment.yaml")
+	return git(content, "commit-tree", git("", "write-tree"), "-p", parent)
 }
