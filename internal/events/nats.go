@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -95,6 +96,44 @@ func ShutdownEmbedded(ctx context.Context, ns *server.Server, nc *nats.Conn) err
 	if ns != nil {
 		ns.Shutdown()
 		ns.WaitForShutdown()
+	}
+	return err
+}
+
+// RestartJetStream stops JetStream on ns, an embedded server StartEmbedded started on
+// dataDir, and starts it again on the same store with the limits of started (what
+// ns.JetStreamConfig returned while it ran; nil sizes them anew): the streams, consumers and
+// buckets are recovered from disk. nats-server keeps a stream's first write error (a full
+// disk) and refuses every later write of that stream until it is recovered so; it also
+// disables JetStream on some out-of-space paths. Clients stay connected; their JetStream
+// requests fail while it restarts. Limits sized anew would be what is free on a disk just
+// freed, or still full: every later publish would be refused, "insufficient resources".
+func RestartJetStream(ns *server.Server, dataDir string, started *server.JetStreamConfig) error {
+	storeDir := filepath.Join(dataDir, "nats")
+	if err := ns.ShutdownJetStream(); err != nil {
+		return fmt.Errorf("stop JetStream on %s: %w", storeDir, err)
+	}
+	next := &server.JetStreamConfig{StoreDir: storeDir} // joined with "jetstream" again
+	if started != nil {
+		next.MaxMemory, next.MaxStore = started.MaxMemory, started.MaxStore
+	}
+	if err := ns.EnableJetStream(next); err != nil {
+		return fmt.Errorf("start JetStream on %s: %w", storeDir, err)
+	}
+	return nil
+}
+
+// HasRoom reports whether n bytes can be written in dir now, by writing and removing a
+// file of that size: a store restarted on a disk still full would fail again at once.
+func HasRoom(dir string, n int) error {
+	f, err := os.CreateTemp(dir, ".room-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(make([]byte, n))
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }

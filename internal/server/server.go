@@ -54,6 +54,10 @@ type Config struct {
 	PublishTimeout time.Duration
 	// ShutdownTimeout bounds graceful shutdown (default 20s).
 	ShutdownTimeout time.Duration
+	// StoreCheckInterval is how often the embedded NATS server's store is checked (default
+	// 2s): while it cannot write (a full disk), /readyz fails and JetStream is restarted on
+	// the same store, with a growing pause, until it can (see watchStore).
+	StoreCheckInterval time.Duration
 	// Logger is the process logger (default: JSON to nowhere).
 	Logger *slog.Logger
 	// Registry receives the metrics served on /metrics (default: a new registry with the Go
@@ -86,6 +90,8 @@ type Server struct {
 	streamsReady atomic.Bool
 	addr         atomic.Value // string
 	nc           atomic.Pointer[nats.Conn]
+	storeErr     atomic.Pointer[string] // why the embedded store cannot write, nil while it can
+	embedded     atomic.Pointer[server.Server]
 	js           jetstream.JetStream
 }
 
@@ -113,6 +119,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 20 * time.Second
+	}
+	if cfg.StoreCheckInterval <= 0 {
+		cfg.StoreCheckInterval = 2 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -166,6 +175,7 @@ func (s *Server) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		s.embedded.Store(ns)
 		s.log.Info("embedded nats-server started", "store", s.cfg.DataDir+"/nats")
 	} else {
 		o := s.cfg.NATS
@@ -220,6 +230,10 @@ func (s *Server) Run(ctx context.Context) error {
 			http.Error(w, "nats not connected or streams not ready", http.StatusServiceUnavailable)
 			return
 		}
+		if e := s.storeErr.Load(); e != nil {
+			http.Error(w, "nats store cannot store events: "+*e, http.StatusServiceUnavailable)
+			return
+		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{Registry: s.cfg.Registry}))
@@ -247,6 +261,10 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}()
 	s.log.Info("listening", "addr", s.Addr(), "role", s.cfg.Role)
+
+	if ns != nil {
+		wg.Go(func() { s.watchStore(runCtx, ns) })
+	}
 
 	var workersWG sync.WaitGroup
 	workersCtx, stopWorkers := context.WithCancel(context.WithoutCancel(runCtx))
