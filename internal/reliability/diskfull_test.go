@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
+	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,6 +23,7 @@ import (
 	"github.com/scorebot/scorebot/internal/envrepo"
 	"github.com/scorebot/scorebot/internal/githost"
 	"github.com/scorebot/scorebot/internal/pipeline"
+	"github.com/scorebot/scorebot/internal/server"
 )
 
 // The disk-full cases run on a real, small file system: a tmpfs mounted in a mount namespace
@@ -37,6 +42,7 @@ func TestDiskFull(t *testing.T) {
 	}{
 		{"data_dir", diskFullDataDir},
 		{"git_server", diskFullGitServer},
+		{"nats_store", diskFullNATSStore},
 	} {
 		t.Run(tc.name, func(t *testing.T) { inSmallFS(t, "16m", tc.run) })
 	}
@@ -529,3 +535,189 @@ func diskFullGitServer(t *testing.T, small string) {
 
 // short is the first 7 characters of a sha.
 func short(sha string) string { return sha[:min(7, len(sha))] }
+
+// diskFullNATSStore: the bot process (internal/server: embedded nats-server, webhook intake,
+// /readyz) with the embedded server's store on the small file system; webhooks signed and
+// POSTed to its intake over HTTP; the pipeline beside it, stopped while the disk fills, so
+// that events accepted before the fault are still on the stream. With the disk full a webhook
+// is never answered 2xx (503, naming the store) and /readyz fails naming the cause; once the
+// ballast is removed, without restarting the process, the refused deliveries redelivered and
+// a new push are accepted, and every event accepted before, during or after is deployed.
+func diskFullNATSStore(t *testing.T, small string) {
+	logs := &logBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+			t.Logf("bot log, last lines:\n%s", strings.Join(lines[max(0, len(lines)-40):], "\n"))
+		}
+	})
+	dir := t.TempDir()
+	w := newWorldWith(t, dir)
+	w.seedRules("pg.db.svc")
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	srv, err := server.New(server.Config{
+		Listen: "127.0.0.1:0", Secret: []byte(webhookSecret), DataDir: filepath.Join(small, "bot"),
+		Logger: log, PublishTimeout: 2 * time.Second, ShutdownTimeout: 10 * time.Second,
+		StoreCheckInterval: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server Run: %v", err)
+		}
+	})
+	select {
+	case <-srv.Ready():
+	case err := <-done:
+		t.Fatalf("server Run: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server was not ready within 30s")
+	}
+	base := "http://" + srv.Addr()
+	// The pipeline on the server's JetStream, its data dir off the small file system.
+	s := &single{world: w, js: srv.JetStream(), logs: logs, dataDir: filepath.Join(dir, "pipeline"), waits: &waitLog{}}
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(b))
+	}
+	post := func(delivery string, body []byte) (int, string) {
+		t.Helper()
+		rctx, rcancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer rcancel()
+		req, err := webhookRequest(rctx, base, delivery, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("POST webhook %s: %v", delivery, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(b))
+	}
+	accepted := map[string]string{} // app → commit answered 202
+	deliver := func(app string) (delivery, sha string, body []byte, code int, msg string) {
+		t.Helper()
+		s.n++
+		sha, body, err := w.commit(context.Background(), app, s.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		delivery = fmt.Sprintf("natsstore-%d", s.n)
+		code, msg = post(delivery, body)
+		if code == http.StatusAccepted {
+			accepted[app] = sha
+		}
+		return delivery, sha, body, code, msg
+	}
+
+	// Warm: one deploy through the intake, so that the consumer exists on the store.
+	stop := s.start(t)
+	if _, _, _, code, msg := deliver("web"); code != http.StatusAccepted {
+		t.Fatalf("warm-up webhook: %d %s", code, msg)
+	}
+	waitFor(t, "the warm-up deploy", time.Minute, func() bool { return s.deployed(t, "web", accepted["web"]) })
+	stop()
+
+	// Accepted before the fault, not yet processed: the workers are stopped.
+	for _, app := range []string{"app-001", "app-002", "app-003"} {
+		if _, _, _, code, msg := deliver(app); code != http.StatusAccepted {
+			t.Fatalf("webhook before the fault: %d %s", code, msg)
+		}
+	}
+
+	ballast := fill(t, small)
+	// A webhook the store cannot take is never answered 2xx: GitHub would count it
+	// delivered. (One that still fits in the last free bytes may be stored and answered 202.)
+	type refusal struct {
+		app, delivery, sha string
+		body               []byte
+	}
+	var refused []refusal
+	for i := 1; i <= 8 && len(refused) < 2; i++ {
+		app := fmt.Sprintf("app-%03d", 10+i)
+		delivery, sha, body, code, msg := deliver(app)
+		switch {
+		case code == http.StatusAccepted:
+			t.Logf("webhook %s with the disk full: accepted (it fitted)", delivery)
+		case code >= 500:
+			if !strings.Contains(msg, "event store unavailable") {
+				t.Fatalf("webhook %s with the disk full: %d %s, want a body naming the event store", delivery, code, msg)
+			}
+			t.Logf("webhook %s with the disk full: %d %s", delivery, code, msg)
+			refused = append(refused, refusal{app, delivery, sha, body})
+		default:
+			t.Fatalf("webhook %s with the disk full: %d %s, want 202 (stored) or 5xx", delivery, code, msg)
+		}
+	}
+	if len(refused) == 0 {
+		t.Fatal("every webhook was accepted with the store's disk full")
+	}
+	var ready string
+	waitFor(t, "/readyz to fail while the store cannot write", 30*time.Second, func() bool {
+		code, msg := get("/readyz")
+		ready = msg
+		return code == http.StatusServiceUnavailable && strings.Contains(msg, "no space left on device")
+	})
+	t.Logf("readyz with the disk full: 503 %s", ready)
+	for _, marker := range []string{"webhook not stored", "Critical write error", "embedded NATS store cannot store events"} {
+		if !logs.has(marker) {
+			t.Errorf("no %q in the log", marker)
+		}
+		logErrors(t, logs, marker)
+	}
+	if code, _ := get("/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz %d with the disk full: a restart does not free the disk", code)
+	}
+
+	// Space again: the process recovers on its own (JetStream restarted on the store).
+	if err := os.Remove(ballast); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range refused {
+		var code int
+		var msg string
+		waitFor(t, "the redelivery of "+r.delivery+" to be accepted", 45*time.Second, func() bool {
+			code, msg = post(r.delivery, r.body)
+			return code == http.StatusAccepted
+		})
+		accepted[r.app] = r.sha
+		t.Logf("redelivery of %s after the ballast is removed: %d %s", r.delivery, code, msg)
+	}
+	if _, _, _, code, msg := deliver("app-030"); code != http.StatusAccepted {
+		t.Fatalf("new webhook after the ballast is removed: %d %s", code, msg)
+	}
+	waitFor(t, "/readyz to answer 200 again", 30*time.Second, func() bool {
+		code, _ := get("/readyz")
+		return code == http.StatusOK
+	})
+	logErrors(t, logs, "JetStream restarted on the embedded store")
+
+	// Nothing accepted is lost: every event answered 202 is deployed.
+	s.start(t)
+	apps := make([]string, 0, len(accepted))
+	for app := range accepted {
+		apps = append(apps, app)
+	}
+	sort.Strings(apps)
+	for _, app := range apps {
+		waitFor(t, "the deploy of "+app, time.Minute, func() bool { return s.deployed(t, app, accepted[app]) })
+	}
+	s.noDeadLetters(t)
+	if c := checkHistory(s.envHistory(t)); c.Duplicated != 0 || len(c.NonLinear) != 0 {
+		t.Fatalf("env history: %+v", c)
+	}
+}
