@@ -121,6 +121,8 @@ func TestPullRequests(t *testing.T) {
 	}
 	// The PR's web address (html_url) leads to it on the sandbox's page.
 	assertLinksTo(t, sb.URL(), "/local/demo-app/pull/"+strconv.Itoa(n), "demo-app-pull-"+strconv.Itoa(n))
+	assertLinksTo(t, sb.URL(), "/local/demo-app/issues/"+strconv.Itoa(n), "demo-app-pull-"+strconv.Itoa(n))
+	assertLinksTo(t, sb.URL(), "/local/demo-app/runs/7", "demo-app")
 	opened := hooks.find("pull_request", "opened", "local/demo-app")
 	if len(opened) != 1 {
 		t.Fatalf("pull_request opened webhooks = %d, want 1", len(opened))

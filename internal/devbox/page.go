@@ -74,14 +74,15 @@ type pagePR struct {
 
 type pageComment struct{ User, When, Body string }
 
-// serveLink answers the web addresses the GitHub stand-in gives pull requests and commits
-// (html_url: http://ADDR/local/<repo>/pull/<n>, .../commit/<sha>, the links in the bot's
-// comments and statuses) with a redirect to where the page shows them.
+// serveLink answers the web addresses the GitHub stand-in gives pull requests, issues,
+// commits and check runs (html_url: http://ADDR/local/<repo>/pull/<n>, .../issues/<n>,
+// .../commit/<sha>, .../runs/<id>, the links in the bot's comments and statuses) with a
+// redirect to where the page shows them.
 func (s *Sandbox) serveLink(w http.ResponseWriter, r *http.Request) {
 	repo, kind, id := r.PathValue("repo"), r.PathValue("kind"), r.PathValue("id")
 	anchor := repo
 	switch kind {
-	case "pull":
+	case "pull", "issues": // a PR's conversation is also its issue
 		if _, err := strconv.Atoi(id); err == nil {
 			anchor += "-pull-" + id
 		}
@@ -89,6 +90,7 @@ func (s *Sandbox) serveLink(w http.ResponseWriter, r *http.Request) {
 		if len(id) >= 12 {
 			anchor += "-commit-" + id[:12]
 		}
+	case "runs": // a check run: the page shows its repo's commits with their checks
 	default:
 		http.NotFound(w, r)
 		return
