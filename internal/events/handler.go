@@ -60,6 +60,11 @@ type HandlerConfig struct {
 	MaxBodyBytes int64
 	// Now is the clock for Event.ReceivedAt (default time.Now).
 	Now func() time.Time
+	// StoreProblem, when set and it returns a reason, says the event store is known not to
+	// store events now (the embedded server's store after a write error): a webhook that is
+	// not a redelivery is answered 503 at once, with the reason logged, instead of after
+	// PublishTimeout.
+	StoreProblem func() string
 }
 
 // Handler serves POST /webhooks/github: verify, normalise, dedupe, publish, then 202.
@@ -277,6 +282,11 @@ func (h *Handler) store(ctx context.Context, log *slog.Logger, ev *Event, payloa
 		return false, 0, fmt.Errorf("%w: look up delivery in %s: %v", ErrUnavailable, BucketDeliveries, err)
 	}
 
+	if f := h.cfg.StoreProblem; f != nil {
+		if why := f(); why != "" {
+			return false, 0, fmt.Errorf("%w: the event store cannot write: %s", ErrUnavailable, why)
+		}
+	}
 	data, err := EncodeEnvelope(ev, payload)
 	if err != nil {
 		return false, 0, err

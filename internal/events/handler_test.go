@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -182,7 +183,7 @@ type intake struct {
 	reg     *prometheus.Registry
 }
 
-func newIntake(t *testing.T, nc *nats.Conn) *intake {
+func newIntake(t *testing.T, nc *nats.Conn, opts ...func(*HandlerConfig)) *intake {
 	t.Helper()
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -198,7 +199,11 @@ func newIntake(t *testing.T, nc *nats.Conn) *intake {
 	}
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
-	h, err := NewHandler(HandlerConfig{Secret: testSecret, JetStream: js, Conn: nc, Metrics: m, PublishTimeout: 3 * time.Second})
+	cfg := HandlerConfig{Secret: testSecret, JetStream: js, Conn: nc, Metrics: m, PublishTimeout: 3 * time.Second}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h, err := NewHandler(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -474,4 +479,45 @@ func counterValue(c prometheus.Counter) float64 {
 		panic(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// A store known not to write (StoreProblem) refuses new events at once with 503, still
+// answers a redelivery of a stored one 202, and takes events again once it writes.
+func TestStoreProblem(t *testing.T) {
+	b := newEmbeddedBackend(t)
+	var problem atomic.Pointer[string]
+	in := newIntake(t, b.Conn(), func(c *HandlerConfig) {
+		c.PublishTimeout = time.Hour // a refusal must not wait for it
+		c.StoreProblem = func() string {
+			if p := problem.Load(); p != nil {
+				return *p
+			}
+			return ""
+		}
+	})
+	push := loadFixtures(t)[0]
+	for _, f := range loadFixtures(t) {
+		if f.Name == "supplementary-drone-go-scm/push/push.json" {
+			push = f
+		}
+	}
+	if got := in.post(push.Event, "store-ok", push.Body, nil); got != http.StatusAccepted {
+		t.Fatalf("before: status %d, want 202", got)
+	}
+	in.waitRecorded("store-ok")
+	full := "JetStream stream '$G > SCOREBOT_EVENTS' write error: no space left on device"
+	problem.Store(&full)
+	if got := in.post(push.Event, "store-full", push.Body, nil); got != http.StatusServiceUnavailable {
+		t.Errorf("while the store cannot write: status %d, want 503", got)
+	}
+	if got := in.post(push.Event, "store-ok", push.Body, nil); got != http.StatusAccepted {
+		t.Errorf("a redelivery while the store cannot write: status %d, want 202", got)
+	}
+	problem.Store(nil)
+	if got := in.post(push.Event, "store-full", push.Body, nil); got != http.StatusAccepted {
+		t.Errorf("after: status %d, want 202", got)
+	}
+	if got := in.stored(); len(got) != 2 {
+		t.Errorf("stored %v, want store-ok and store-full once each", got)
+	}
 }

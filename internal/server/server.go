@@ -212,6 +212,12 @@ func (s *Server) Run(ctx context.Context) error {
 		h, err := events.NewHandler(events.HandlerConfig{
 			Secret: s.cfg.Secret, JetStream: js, Conn: nc, Metrics: s.metrics,
 			Logger: s.log.With("component", "webhooks"), PublishTimeout: s.cfg.PublishTimeout,
+			StoreProblem: func() string {
+				if e := s.storeErr.Load(); e != nil {
+					return *e
+				}
+				return ""
+			},
 		})
 		if err != nil {
 			closeNATS()
