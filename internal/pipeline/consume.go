@@ -104,6 +104,9 @@ func (p *Pipeline) setup(ctx context.Context, js jetstream.JetStream) error {
 	return nil
 }
 
+// pullExpiry is how long one pull request of the consumer waits on the server.
+const pullExpiry = 5 * time.Second
+
 // Run consumes SCOREBOT_EVENTS with Config.Workers workers until ctx is done, then stops
 // pulling, hands back the jobs not started (nak, so another process takes them at once) and
 // waits for the running ones and every goroutine it started.
@@ -115,7 +118,11 @@ func (p *Pipeline) Run(ctx context.Context, js jetstream.JetStream) error {
 	if err != nil {
 		return fmt.Errorf("create or update consumer %s: %w", ConsumerName, err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(min(p.cfg.MaxAckPending, 256)))
+	// Pull requests expire after pullExpiry, with heartbeats at half of it: when the server
+	// loses the pending pulls (JetStream restarted on its store, a node restarted), the
+	// client misses two heartbeats and pulls again within about pullExpiry, not nats.go's
+	// default 30 s.
+	it, err := cons.Messages(jetstream.PullMaxMessages(min(p.cfg.MaxAckPending, 256)), jetstream.PullExpiry(pullExpiry))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", events.StreamEvents, err)
 	}

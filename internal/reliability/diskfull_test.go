@@ -720,4 +720,53 @@ func diskFullNATSStore(t *testing.T, small string) {
 	if c := checkHistory(s.envHistory(t)); c.Duplicated != 0 || len(c.NonLinear) != 0 {
 		t.Fatalf("env history: %+v", c)
 	}
+
+	// Again with the workers running: the disk fills and JetStream is restarted under them;
+	// the same workers, not restarted, deploy what is accepted afterwards.
+	restarts := strings.Count(logs.String(), "JetStream restarted on the embedded store")
+	ballast = fill(t, small)
+	var again *refusal
+	for i := 1; i <= 8 && again == nil; i++ {
+		app := fmt.Sprintf("app-%03d", 40+i)
+		delivery, sha, body, code, msg := deliver(app)
+		switch {
+		case code >= 500:
+			again = &refusal{app, delivery, sha, body}
+		case code != http.StatusAccepted:
+			t.Fatalf("webhook %s with the disk full again: %d %s", delivery, code, msg)
+		}
+	}
+	if again == nil {
+		t.Fatal("every webhook was accepted with the store's disk full again")
+	}
+	if err := os.Remove(ballast); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "JetStream restarted again, under the running workers", 45*time.Second, func() bool {
+		code, _ := get("/readyz")
+		return code == http.StatusOK && strings.Count(logs.String(), "JetStream restarted on the embedded store") > restarts
+	})
+	restartedAt := time.Now()
+	waitFor(t, "the redelivery of "+again.delivery+" to be accepted", 45*time.Second, func() bool {
+		code, _ := post(again.delivery, again.body)
+		return code == http.StatusAccepted
+	})
+	accepted[again.app] = again.sha
+	if _, _, _, code, msg := deliver("app-060"); code != http.StatusAccepted {
+		t.Fatalf("new webhook after the second restart: %d %s", code, msg)
+	}
+	for _, app := range []string{again.app, "app-060"} {
+		waitFor(t, "the deploy of "+app+" by the workers that ran through the restart", time.Minute,
+			func() bool { return s.deployed(t, app, accepted[app]) })
+		t.Logf("%s deployed %v after the second restart", app, time.Since(restartedAt).Round(time.Second))
+	}
+	for app, sha := range accepted {
+		if !s.deployed(t, app, sha) {
+			t.Errorf("%s@%s accepted but not deployed", app, sha[:7])
+		}
+	}
+	s.noDeadLetters(t)
+	if c := checkHistory(s.envHistory(t)); c.Duplicated != 0 || len(c.NonLinear) != 0 {
+		t.Fatalf("env history after the second restart: %+v", c)
+	}
 }
