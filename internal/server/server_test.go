@@ -30,7 +30,18 @@ type running struct {
 
 func start(t *testing.T, dir string, workers func(context.Context, jetstream.JetStream) error) *running {
 	t.Helper()
-	s, err := New(Config{Listen: "127.0.0.1:0", Secret: secret, DataDir: dir})
+	return startConfig(t, Config{Secret: secret, DataDir: dir}, workers)
+}
+
+// startConfig runs a Server with cfg (listening on loopback; DataDir a new temp dir unless
+// given) and workers until the test ends or stop is called.
+func startConfig(t *testing.T, cfg Config, workers func(context.Context, jetstream.JetStream) error) *running {
+	t.Helper()
+	cfg.Listen = "127.0.0.1:0"
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +68,11 @@ func start(t *testing.T, dir string, workers func(context.Context, jetstream.Jet
 		cancel()
 		return <-done
 	}
-	t.Cleanup(func() { _ = r.stop() })
+	t.Cleanup(func() {
+		if err := r.stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
 	return r
 }
 

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -18,33 +17,6 @@ import (
 	"github.com/scorebot/scorebot/internal/promotion"
 	"github.com/scorebot/scorebot/internal/statusview"
 )
-
-// startCfg runs a Server with cfg (DataDir and Listen filled in) until the test ends.
-func startCfg(t *testing.T, cfg Config) *Server {
-	t.Helper()
-	cfg.Listen, cfg.DataDir = "127.0.0.1:0", t.TempDir()
-	s, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	select {
-	case <-s.Ready():
-	case err := <-done:
-		t.Fatalf("Run ended before ready: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server not ready after 30s")
-	}
-	return s
-}
 
 func get(t *testing.T, url string) (int, http.Header, string) {
 	t.Helper()
@@ -105,7 +77,7 @@ func TestStatusPage(t *testing.T) {
 		}
 		return m, nil
 	}
-	s := startCfg(t, Config{Role: RoleWorkers, Status: status, StatusWebURL: "https://github.com"})
+	s := startConfig(t, Config{Role: RoleWorkers, Status: status, StatusWebURL: "https://github.com"}, nil).srv
 	base := "http://" + s.Addr()
 
 	code, h, page := get(t, base+"/status")
@@ -159,7 +131,7 @@ func TestStatusPageOnlyWhereAsked(t *testing.T) {
 		{"role webhooks", Config{Role: RoleWebhooks, Secret: secret, Status: never}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := startCfg(t, tt.cfg)
+			s := startConfig(t, tt.cfg, nil).srv
 			for _, path := range []string{"/status", "/status.json"} {
 				if code, _, _ := get(t, "http://"+s.Addr()+path); code != http.StatusNotFound {
 					t.Errorf("%s: %d, want 404", path, code)

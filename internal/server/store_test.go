@@ -49,30 +49,9 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // the process. The stream write error of a full disk is TestDiskFull/nats_store's.
 func TestStoreRestartedAfterJetStreamStops(t *testing.T) {
 	logs := &syncBuffer{}
-	s, err := New(Config{
-		Listen: "127.0.0.1:0", Secret: secret, DataDir: t.TempDir(), StoreCheckInterval: 20 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(logs, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	select {
-	case <-s.Ready():
-	case err := <-done:
-		t.Fatalf("Run ended before ready: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server not ready after 30s")
-	}
-	r := &running{srv: s}
+	r := startConfig(t, Config{Secret: secret, StoreCheckInterval: 20 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))}, nil)
+	s := r.srv
 	if code := r.postPush(t, "store-1"); code != http.StatusAccepted {
 		t.Fatalf("webhook before: %d", code)
 	}
