@@ -65,14 +65,7 @@ func TestServeStatusPageNeedsWorkers(t *testing.T) {
 			go func() {
 				done <- runServe(ctx, []string{"--listen", addr, "--data-dir", filepath.Join(dir, "data"), "--webhook-secret-file", secretFile}, &stderr, &stderr)
 			}()
-			waitUntil(t, "serve ready", done, &stderr, func() bool {
-				resp, err := http.Get("http://" + addr + "/readyz")
-				if err != nil {
-					return false
-				}
-				resp.Body.Close()
-				return resp.StatusCode == 200
-			})
+			waitServeReady(t, addr, done, &stderr)
 			resp, err := http.Get("http://" + addr + "/status")
 			if err != nil {
 				t.Fatal(err)

@@ -97,14 +97,7 @@ func TestServeDeploysAPush(t *testing.T) {
 			"--github-api-url", ts.URL + "/api/v3/", "--github-token-file", tokenFile,
 			"--flux-secret-file", fluxFile, "--status-page"}, &stderr, &stderr)
 	}()
-	waitUntil(t, "serve ready", done, &stderr, func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	waitServeReady(t, addr, done, &stderr)
 
 	body := pushPayload(t, "local", "blog", githost.URL(ts.URL, "blog"), sha)
 	m := hmac.New(sha256.New, []byte("s3cret"))
@@ -257,6 +250,19 @@ func pushPayload(t *testing.T, owner, name, cloneURL, sha string) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// waitServeReady waits until the bot serve at addr answers /readyz 200.
+func waitServeReady(t *testing.T, addr string, done <-chan error, logs *syncBuffer) {
+	t.Helper()
+	waitUntil(t, "serve ready", done, logs, func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
 }
 
 // waitUntil polls cond until it holds, failing if serve ends or 60 s pass.
