@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -31,33 +32,18 @@ func (p *Pipeline) PromotionState(ctx context.Context) ([]promotion.Record, erro
 	if kv == nil {
 		return p.RebuildPromotionState(ctx)
 	}
-	// One watch delivers every current value, then a nil marker: one stream read instead of
-	// a Get per key (30,000 of them for 10,000 apps in three environments).
-	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	vals, err := promoRead(ctx, kv, jetstream.AllKeys)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", BucketPromotions, err)
+		return nil, err
 	}
-	defer func() { _ = w.Stop() }()
 	var out []promotion.Record
-read:
-	for {
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("read %s: %w", BucketPromotions, ctx.Err())
-		case e, ok := <-w.Updates():
-			if !ok {
-				return nil, fmt.Errorf("read %s: the watch ended early", BucketPromotions)
-			}
-			if e == nil {
-				break read // every current value has been delivered
-			}
-			var r promotion.Record
-			if err := json.Unmarshal(e.Value(), &r); err != nil {
-				p.log.Warn("unreadable promotion record ignored", "key", e.Key(), "err", err)
-				continue
-			}
-			out = append(out, r)
+	for k, v := range vals {
+		var r promotion.Record
+		if err := json.Unmarshal(v, &r); err != nil {
+			p.log.Warn("unreadable promotion record ignored", "key", k, "err", err)
+			continue
 		}
+		out = append(out, r)
 	}
 	if len(out) == 0 {
 		return p.RebuildPromotionState(ctx)
@@ -94,42 +80,43 @@ func (p *Pipeline) RebuildPromotionState(ctx context.Context) ([]promotion.Recor
 
 // promoDeployed records in BucketPromotions that env now runs repo@commit of app, rendered
 // with rulesCommit (the deploy path, after its push): the one record changes, and an open
-// promotion of that very commit into env is no longer pending. When the bucket is empty it
-// is left so: the next read rebuilds every record from Git, where a lone record would hide
-// the others. Failures are logged only (the record is derived; a rebuild writes it again).
+// promotion of that very commit into env is no longer pending. A bucket never filled is left
+// so: the next read rebuilds every record from Git, where a lone record would hide the
+// others. Failures are logged only (the record is derived; a rebuild writes it again).
 func (p *Pipeline) promoDeployed(ctx context.Context, app, env, repo, commit, rulesCommit string) {
 	err := func() error {
 		kv, err := p.promoKV(ctx)
 		if err != nil || kv == nil {
 			return err
 		}
-		keys, err := kv.ListKeys(ctx)
-		if err != nil {
-			return err
-		}
-		empty := true
-		for range keys.Keys() {
-			empty = false
-			_ = keys.Stop()
-			break
-		}
-		if empty {
-			return nil
-		}
 		k := promoKey(app, env)
 		r := promotion.Record{App: app, Env: env}
-		if e, err := kv.Get(ctx, k); err == nil {
-			if err := json.Unmarshal(e.Value(), &r); err != nil {
+		var old []byte
+		switch e, err := kv.Get(ctx, k); {
+		case err == nil:
+			old = e.Value()
+			if err := json.Unmarshal(old, &r); err != nil {
 				r = promotion.Record{App: app, Env: env}
 			}
-		} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+		case !errors.Is(err, jetstream.ErrKeyNotFound):
 			return err
+		default: // the app's first record in env: is the bucket filled at all?
+			st, err := kv.Status(ctx)
+			if err != nil {
+				return err
+			}
+			if st.Values() == 0 {
+				return nil
+			}
 		}
 		r.SourceRepo, r.SourceCommit, r.RulesCommit = repo, commit, rulesCommit
 		if r.Pending != nil && r.Pending.SourceCommit == commit {
 			r.Pending = nil
 		}
 		val, _ := json.Marshal(r)
+		if string(val) == string(old) {
+			return nil // a redelivery, or a deploy that changed nothing
+		}
 		_, err = kv.Put(ctx, k, val)
 		return err
 	}()
@@ -138,20 +125,8 @@ func (p *Pipeline) promoDeployed(ctx context.Context, app, env, repo, commit, ru
 	}
 }
 
-// promoSyncAll re-derives every app's records and stores them (after a re-render commit);
-// failures are logged only.
-func (p *Pipeline) promoSyncAll(ctx context.Context, lr *LoadedRules, er *envrepo.Repo) {
-	recs, err := p.promoDerive(ctx, lr, er, "")
-	if err == nil {
-		err = p.promoStore(ctx, recs, "")
-	}
-	if err != nil {
-		p.log.Warn("promotion state not recorded", "err", err)
-	}
-}
-
-// promoSyncApp re-derives one app's records and stores them; failures are logged only (the
-// record is derived, the next action or a rebuild writes it again).
+// promoSyncApp re-derives one app's records ("" = every app's) and stores them; failures are
+// logged only (the record is derived, the next action or a rebuild writes it again).
 func (p *Pipeline) promoSyncApp(ctx context.Context, lr *LoadedRules, er *envrepo.Repo, app string) {
 	recs, err := p.promoDerive(ctx, lr, er, app)
 	if err == nil {
@@ -263,27 +238,28 @@ func (p *Pipeline) promoStore(ctx context.Context, recs []promotion.Record, app 
 	if err != nil || kv == nil {
 		return err
 	}
+	pattern := jetstream.AllKeys
+	if app != "" {
+		pattern = kvToken(app) + ".*"
+	}
+	stored, err := promoRead(ctx, kv, pattern)
+	if err != nil {
+		return err
+	}
 	keep := map[string]bool{}
 	for _, r := range recs {
 		k := promoKey(r.App, r.Env)
 		keep[k] = true
 		val, _ := json.Marshal(r)
-		if e, err := kv.Get(ctx, k); err == nil && string(e.Value()) == string(val) {
+		if old, ok := stored[k]; ok && string(old) == string(val) {
 			continue
 		}
 		if _, err := kv.Put(ctx, k, val); err != nil {
 			return fmt.Errorf("write %s/%s: %w", BucketPromotions, k, err)
 		}
 	}
-	keys, err := kv.Keys(ctx)
-	if errors.Is(err, jetstream.ErrNoKeysFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("list %s: %w", BucketPromotions, err)
-	}
-	for _, k := range keys {
-		if keep[k] || (app != "" && !strings.HasPrefix(k, kvToken(app)+".")) {
+	for _, k := range slices.Sorted(maps.Keys(stored)) {
+		if keep[k] {
 			continue
 		}
 		if err := kv.Delete(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -291,6 +267,32 @@ func (p *Pipeline) promoStore(ctx context.Context, recs []promotion.Record, app 
 		}
 	}
 	return nil
+}
+
+// promoRead returns the current value of every key of kv matching pattern, with one watch
+// (it delivers every current value, then a nil marker) instead of a Get per key: 30,000 of
+// them for 10,000 apps in three environments.
+func promoRead(ctx context.Context, kv jetstream.KeyValue, pattern string) (map[string][]byte, error) {
+	w, err := kv.Watch(ctx, pattern, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", BucketPromotions, err)
+	}
+	defer func() { _ = w.Stop() }()
+	out := map[string][]byte{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("read %s: %w", BucketPromotions, ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, fmt.Errorf("read %s: the watch ended early", BucketPromotions)
+			}
+			if e == nil {
+				return out, nil // every current value has been delivered
+			}
+			out[e.Key()] = e.Value()
+		}
+	}
 }
 
 func promoKey(app, env string) string { return kvToken(app) + "." + kvToken(env) }

@@ -138,7 +138,7 @@ func (p *Pipeline) rulesPush(ctx context.Context, job *Job) (string, error) {
 		state, desc = "failure", "cannot render "+strings.Join(failed, ", ")+" with these rules; "+desc
 	}
 	if len(summary) > 0 {
-		p.promoSyncAll(ctx, lr, er) // before the status, which says the re-render is done
+		p.promoSyncApp(ctx, lr, er, "") // before the status, which says the re-render is done
 	}
 	rep.status(ctx, state, desc, "")
 	if len(summary) == 0 {
