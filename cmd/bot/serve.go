@@ -136,7 +136,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Registry:       reg,
 		Handlers:       handlers,
 		Status:         statusSource(*statusPage, *role, p, log),
-		StatusWebURL:   statusview.WebURL(work.githubAPI),
+		StatusWebURL:   forge.WebURL(work.githubAPI),
 	})
 	if err != nil {
 		return err

@@ -437,3 +437,19 @@ func TestRepoFromURL(t *testing.T) {
 		}
 	}
 }
+
+func TestWebURL(t *testing.T) {
+	for _, tt := range []struct{ api, want string }{
+		{"", "https://github.com"},
+		{"https://api.github.com/", "https://github.com"},
+		{"https://ghe.example.com/api/v3/", "https://ghe.example.com"},
+		{"http://127.0.0.1:8080/api/v3/", "http://127.0.0.1:8080"},
+		{"https://user:pass@ghe.example.com/api/v3/?x=1#y", "https://ghe.example.com"},
+		{"ftp://ghe.example.com/api/v3/", ""},
+		{"not a url", ""},
+	} {
+		if got := forge.WebURL(tt.api); got != tt.want {
+			t.Errorf("WebURL(%q) = %q, want %q", tt.api, got, tt.want)
+		}
+	}
+}

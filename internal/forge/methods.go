@@ -54,6 +54,25 @@ func RepoFromURL(u string) (Repo, error) {
 	return ParseRepo(parts[len(parts)-2] + "/" + parts[len(parts)-1])
 }
 
+// WebURL is the web address of the GitHub whose REST API is at apiURL: https://github.com for
+// api.github.com (or ""), https://HOST for GitHub Enterprise's https://HOST/api/v3/, and the
+// same host for a stand-in serving /api/v3/. It holds no user info, query or fragment; ""
+// when apiURL is not an http(s) URL.
+func WebURL(apiURL string) string {
+	if apiURL == "" {
+		return "https://github.com"
+	}
+	u, err := url.Parse(apiURL)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return ""
+	}
+	if u.Host == "api.github.com" {
+		return "https://github.com"
+	}
+	p := strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/api/v3")
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: p}).String()
+}
+
 // wrap adds the operation and classifies GitHub's answer for errors.Is.
 func wrap(op string, resp *github.Response, err error) error {
 	if err == nil {

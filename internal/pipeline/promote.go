@@ -563,9 +563,5 @@ func (p *Pipeline) promoCommitURL(repo, sha string) string {
 	if base == nil {
 		return ""
 	}
-	web := strings.TrimSuffix(strings.TrimSuffix(base.String(), "/"), "/api/v3")
-	if base.Host == "api.github.com" {
-		web = "https://github.com"
-	}
-	return web + "/" + repo + "/commit/" + sha
+	return forge.WebURL(base.String()) + "/" + repo + "/commit/" + sha
 }

@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -42,24 +41,6 @@ type Links struct {
 	// WebURL/<owner>/<name>/commit/<sha>, a pull request WebURL/<owner>/<name>/pull/<n>);
 	// "" shows commits and pull requests without links.
 	WebURL string
-}
-
-// WebURL is the web address of the GitHub whose REST API is at apiURL: https://github.com for
-// api.github.com (or ""), https://HOST for GitHub Enterprise's https://HOST/api/v3/, and the
-// same host for a stand-in serving /api/v3/. It holds no user info, query or fragment.
-func WebURL(apiURL string) string {
-	if apiURL == "" {
-		return "https://github.com"
-	}
-	u, err := url.Parse(apiURL)
-	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return ""
-	}
-	if u.Host == "api.github.com" {
-		return "https://github.com"
-	}
-	p := strings.TrimSuffix(strings.TrimSuffix(u.Path, "/"), "/api/v3")
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: p}).String()
 }
 
 // Sorted returns m with its records in a stable order: by app, then by the environments'
