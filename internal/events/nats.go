@@ -55,7 +55,7 @@ func StartEmbedded(dataDir string, opts ...EmbeddedOption) (*server.Server, *nat
 	sopts := &server.Options{
 		ServerName: o.name,
 		JetStream:  true,
-		StoreDir:   filepath.Join(dataDir, "nats"),
+		StoreDir:   StoreDir(dataDir),
 		DontListen: !o.listen,
 		Host:       o.listenHost,
 		Port:       o.listenPort,
@@ -100,6 +100,9 @@ func ShutdownEmbedded(ctx context.Context, ns *server.Server, nc *nats.Conn) err
 	return err
 }
 
+// StoreDir is where the embedded server started on dataDir keeps its JetStream store.
+func StoreDir(dataDir string) string { return filepath.Join(dataDir, "nats") }
+
 // RestartJetStream stops JetStream on ns, an embedded server StartEmbedded started on
 // dataDir, and starts it again on the same store with the limits of started (what
 // ns.JetStreamConfig returned while it ran; nil sizes them anew): the streams, consumers and
@@ -109,7 +112,7 @@ func ShutdownEmbedded(ctx context.Context, ns *server.Server, nc *nats.Conn) err
 // requests fail while it restarts. Limits sized anew would be what is free on a disk just
 // freed, or still full: every later publish would be refused, "insufficient resources".
 func RestartJetStream(ns *server.Server, dataDir string, started *server.JetStreamConfig) error {
-	storeDir := filepath.Join(dataDir, "nats")
+	storeDir := StoreDir(dataDir)
 	if err := ns.ShutdownJetStream(); err != nil {
 		return fmt.Errorf("stop JetStream on %s: %w", storeDir, err)
 	}

@@ -176,7 +176,7 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 		s.embedded.Store(ns)
-		s.log.Info("embedded nats-server started", "store", s.cfg.DataDir+"/nats")
+		s.log.Info("embedded nats-server started", "store", events.StoreDir(s.cfg.DataDir))
 	} else {
 		o := s.cfg.NATS
 		o.Logger = s.log.With("component", "nats")
@@ -212,12 +212,7 @@ func (s *Server) Run(ctx context.Context) error {
 		h, err := events.NewHandler(events.HandlerConfig{
 			Secret: s.cfg.Secret, JetStream: js, Conn: nc, Metrics: s.metrics,
 			Logger: s.log.With("component", "webhooks"), PublishTimeout: s.cfg.PublishTimeout,
-			StoreProblem: func() string {
-				if e := s.storeErr.Load(); e != nil {
-					return *e
-				}
-				return ""
-			},
+			StoreProblem: s.storeProblem,
 		})
 		if err != nil {
 			closeNATS()
@@ -236,8 +231,8 @@ func (s *Server) Run(ctx context.Context) error {
 			http.Error(w, "nats not connected or streams not ready", http.StatusServiceUnavailable)
 			return
 		}
-		if e := s.storeErr.Load(); e != nil {
-			http.Error(w, "nats store cannot store events: "+*e, http.StatusServiceUnavailable)
+		if why := s.storeProblem(); why != "" {
+			http.Error(w, "nats store cannot store events: "+why, http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = w.Write([]byte("ok\n"))

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -55,7 +54,7 @@ func (s *Server) watchStore(ctx context.Context, ns *server.Server) {
 		}
 		if s.storeErr.Swap(&why) == nil {
 			s.log.Error("embedded NATS store cannot store events: webhooks are answered 503 and /readyz fails until JetStream is restarted on it",
-				"err", why, "store", s.cfg.DataDir+"/nats")
+				"err", why, "store", events.StoreDir(s.cfg.DataDir))
 		}
 		if !restarted.IsZero() && time.Since(restarted) < wait {
 			continue
@@ -63,7 +62,7 @@ func (s *Server) watchStore(ctx context.Context, ns *server.Server) {
 		if !restarted.IsZero() {
 			wait = min(2*wait, maxStoreRestartWait)
 		}
-		if err := events.HasRoom(filepath.Join(s.cfg.DataDir, "nats"), storeRoom); err != nil {
+		if err := events.HasRoom(events.StoreDir(s.cfg.DataDir), storeRoom); err != nil {
 			continue // the disk is still full: restarting now would fail again at once
 		}
 		restarted = time.Now()
@@ -73,4 +72,13 @@ func (s *Server) watchStore(ctx context.Context, ns *server.Server) {
 		}
 		s.log.Warn("JetStream restarted on the embedded store", "next_restart_not_before", wait.String())
 	}
+}
+
+// storeProblem is why the embedded store cannot write now, "" while it can (or without an
+// embedded server): /readyz's answer and the intake's StoreProblem.
+func (s *Server) storeProblem() string {
+	if e := s.storeErr.Load(); e != nil {
+		return *e
+	}
+	return ""
 }

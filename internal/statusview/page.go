@@ -28,7 +28,7 @@ The same, as JSON: <a href="status.json">status.json</a>.</p>
 {{if .Rows}}<table>
 <tr><th>app</th>{{range .Envs}}<th>{{.}}</th>{{end}}</tr>
 {{range .Rows}}{{$app := .App}}<tr id="app-{{.App}}"><th>{{.App}}{{if .Repo}}<br><span class="none">{{.Repo}}</span>{{end}}</th>
-{{range .Cells}}<td id="{{$app}}-{{.Env}}">{{if .Commit}}{{if .Same}}<span class="same" title="same as {{.SameAs}}">=</span> {{end}}{{template "commit" .Commit}}{{if .Repo}} <span class="none">{{.Repo}}</span>{{end}}{{else}}<span class="none">—</span>{{end}}
+{{range .Cells}}<td id="{{$app}}-{{.Env}}">{{if .Commit}}{{if .SameAs}}<span class="same" title="same as {{.SameAs}}">=</span> {{end}}{{template "commit" .Commit}}{{if .Repo}} <span class="none">{{.Repo}}</span>{{end}}{{else}}<span class="none">—</span>{{end}}
 {{- with .Pending}}<br><span class="pending">pending {{if .PR.Number}}{{template "pr" .PR}} {{end}}{{template "commit" .Commit}}{{if not .PR.Number}} on <code>{{.Branch}}</code>{{end}}</span>{{end}}
 {{- with .Rejected}}<br><span class="rejected">rejected {{if .PR.Number}}{{template "pr" .PR}} {{end}}{{template "commit" .Commit}}</span>{{end}}
 {{- with .Rules}}<br><span class="rules">rules {{template "commit" .}}</span>{{end}}</td>
@@ -59,8 +59,7 @@ type cell struct {
 	// it is not the row's.
 	Commit   *commit
 	Repo     string
-	Same     bool
-	SameAs   string
+	SameAs   string // the environment to the left when it runs the same commit
 	Rules    *commit
 	Pending  *change
 	Rejected *change
@@ -105,7 +104,7 @@ func build(m Matrix, l Links) page {
 				c = fill(c, rec, r.Repo, m, l)
 				if rec.SourceCommit != "" {
 					if j > 0 && recs[j-1] != nil && recs[j-1].SourceCommit == rec.SourceCommit && recs[j-1].SourceRepo == rec.SourceRepo {
-						c.Same, c.SameAs = true, p.Envs[j-1]
+						c.SameAs = p.Envs[j-1]
 					}
 					if rec.SourceRepo != r.Repo {
 						c.Repo = rec.SourceRepo
