@@ -362,8 +362,6 @@ func TestGitServerDownTooLongIsDeadLettered(t *testing.T) {
 	}
 }
 
-func dlqMessagesOrNone(t *testing.T, h *harness) []*jetstream.RawStreamMsg { return dlqMessages(t, h) }
-
 // The seams later jobs use: Config.Handlers for other event kinds (here the octokit
 // pull_request opened fixture, repository rewritten) and Config.AfterDeploy.
 func TestHandlersAndAfterDeploy(t *testing.T) {
